@@ -55,7 +55,7 @@ def mean(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
                            "convert it with .float()")
     dims = _dims(dim, x.ndim)
     n = x.data.size if dims is None else int(np.prod([x.data.shape[d] for d in dims]))
-    return mul(Sum.apply(x, dims, keepdim), 1.0 / max(n, 1) if n else float("nan"))
+    return mul(Sum.apply(x, dims, keepdim), 1.0 / n if n else float("nan"))
 
 
 def var(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False,
@@ -66,7 +66,7 @@ def var(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False
     dims = _dims(dim, x.ndim)
     n = x.data.size if dims is None else int(np.prod([x.data.shape[d] for d in dims]))
     d = sub(x, mean(x, dim=dims, keepdim=True))
-    return div(Sum.apply(mul(d, d), dims, keepdim), float(max(n - correction, 0)))
+    return div(Sum.apply(mul(d, d), dims, keepdim), float(n - correction if n > correction else 0))
 
 
 def std(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False,

@@ -1,0 +1,75 @@
+"""Side-by-side timing: nerve and PyTorch on the same workload, in one process, alternating.
+
+Each round runs a block of nerve steps then a block of torch steps (order alternating
+between rounds), so drifts in clock speed or background load hit both alike. Reported:
+median milliseconds per step and the ratio nerve / torch (< 1 means nerve is faster).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from typing import Callable
+
+import numpy as np
+
+
+def machine() -> str:
+    import nerve
+    from nerve import _backend
+
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import torch
+
+    return (f"{cpu}, {os.cpu_count()} cores; numpy {np.__version__} ({_backend.blas_name()}, "
+            f"{_backend.threads()} threads); torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads); nerve {nerve.__version__}; "
+            f"python {platform.python_version()}")
+
+
+def compare(name: str, nerve_step: Callable[[], object], torch_step: Callable[[], object],
+            rounds: int = 15, per_round: int = 5, warmup: int = 5) -> dict:
+    """Median ms/step of both callables and their ratio."""
+    for _ in range(warmup):
+        nerve_step()
+        torch_step()
+    tn, tt = [], []
+    for r in range(rounds):
+        order = [(nerve_step, tn), (torch_step, tt)]
+        if r % 2:
+            order.reverse()
+        for fn, acc in order:
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                fn()
+                acc.append(time.perf_counter() - t0)
+    mn, mt = statistics.median(tn) * 1e3, statistics.median(tt) * 1e3
+    res = {"workload": name, "nerve_ms": mn, "torch_ms": mt, "ratio": mn / mt}
+    print(f"| {name} | {mn:.2f} | {mt:.2f} | {mn / mt:.2f} |", flush=True)
+    return res
+
+
+def header() -> None:
+    print("| workload | nerve ms | torch ms | nerve / torch |")
+    print("|---|---:|---:|---:|")
+
+
+def torch_adam(params, lr: float = 1e-3):
+    """PyTorch's fastest Adam on this build: fused if supported on the CPU, else foreach."""
+    import torch
+
+    try:
+        opt = torch.optim.Adam(params, lr=lr, fused=True)
+        return opt, "fused"
+    except (RuntimeError, TypeError, ValueError):
+        params = list(params)
+        return torch.optim.Adam(params, lr=lr, foreach=True), "foreach"
