@@ -1,0 +1,16 @@
+"""Keras layers (channels-last, Keras initialisers and defaults)."""
+from ..engine import Input, InputLayer, Layer
+from .core import (ELU, Activation, Dense, Dropout, Embedding, Flatten, GaussianDropout,
+                   GaussianNoise, Lambda, LeakyReLU, Permute, ReLU, RepeatVector, Reshape,
+                   Softmax, SpatialDropout1D, SpatialDropout2D)
+from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add,
+                    average, concatenate, multiply)
+
+try:  # layers built on the convolution, normalisation and sequence kernels
+    from .conv import *  # noqa: F403
+except ImportError:  # pragma: no cover - while those kernels are missing
+    pass
+try:
+    from .recurrent import *  # noqa: F403
+except ImportError:  # pragma: no cover
+    pass
