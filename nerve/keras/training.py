@@ -510,7 +510,8 @@ class Trainer:
         """Outputs for every sample, as NumPy arrays, in inference mode."""
         batch_size = batch_size or 32
         batches, total = self._batches(x, None, None, batch_size, steps)
-        verbose = (1 if (total or 0) > 1 else 0) if verbose == "auto" else int(verbose)
+        # 'auto' is quiet here: predict() is often called once per step inside user loops
+        verbose = 0 if verbose == "auto" else int(verbose)
         bar = _Progbar(total, verbose)
         outs = []
         step = 0
