@@ -247,12 +247,16 @@ class Layer(Module):
             out.extend(child.regularization_losses())
         return out
 
-    @property
-    def losses(self) -> list:
+    def _all_activity_losses(self) -> list:
         out = list(self._activity_losses)
         for child in self._keras_children():
-            out.extend(child.losses)
-        return out + self.regularization_losses()
+            out.extend(child._all_activity_losses())
+        return out
+
+    @property
+    def losses(self) -> list:
+        """Activity-regulariser losses of the last call plus the weight penalties."""
+        return self._all_activity_losses() + self.regularization_losses()
 
     def _clear_activity_losses(self) -> None:
         self._activity_losses = []

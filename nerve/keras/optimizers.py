@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from .. import _backend as B
+from ..tensor import Tensor
 from .schedules import LearningRateSchedule
 
 
@@ -76,7 +77,7 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars) -> None:
         pairs = [(g, w) for g, w in grads_and_vars if g is not None]
-        grads = [getattr(g, "data", g) for g, _ in pairs]
+        grads = [g.data if isinstance(g, Tensor) else g for g, _ in pairs]
         weights = [w for _, w in pairs]
         grads = self._clip(grads)
         lr = self.learning_rate
