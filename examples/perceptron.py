@@ -43,7 +43,7 @@ nerve.manual_seed(1)
 mlp = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
 opt = nerve.optim.Adam(mlp.parameters(), lr=0.05)
 X, Y = nerve.from_numpy(xor_x), nerve.from_numpy(xor_y).reshape(4, 1)
-for epoch in range(500):
+for _ in range(500):
     loss = nn.functional.binary_cross_entropy(mlp(X), Y)
     opt.zero_grad()
     loss.backward()

@@ -72,7 +72,7 @@ def info() -> None:
     print(f"nerve {nerve.__version__}")
     print(f"python {platform.python_version()} ({platform.machine()})")
     print(f"numpy {np.__version__}")
-    print(f"array backend: numpy (cpu)" + (", cupy (cuda)" if _backend.cuda_is_available()
+    print("array backend: numpy (cpu)" + (", cupy (cuda)" if _backend.cuda_is_available()
                                             else ", cupy not available"))
     print(f"BLAS: {_backend.blas_name()}")
     print(f"threads: {_backend.threads()} (cpu count {os.cpu_count()})")

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import sys
 
-from . import activations, callbacks, constraints, initializers, layers, losses, metrics
-from . import optimizers, regularizers, utils
+from . import (
+    activations,
+    callbacks,
+    constraints,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,  # noqa: E402
+    optimizers,
+    regularizers,
+    utils,
+)
 from .engine import Input, InputLayer, KerasTensor, Layer, clear_session
 from .models import Model, Sequential
 from .saving import load_model
-
-from . import models  # noqa: E402
 
 optimizers.schedules = __import__("nerve.keras.schedules", fromlist=["x"])
 sys.modules["nerve.keras.optimizers.schedules"] = optimizers.schedules

@@ -329,7 +329,7 @@ class Layer(Module):
                         self.activity_regularizer(o) / float(max(o.shape[0], 1)))
         return outputs
 
-    def train(self, mode: bool = True) -> "Layer":
+    def train(self, mode: bool = True) -> Layer:
         return super().train(mode)
 
     def _symbolic_call(self, inputs, *args, **kwargs):

@@ -7,8 +7,7 @@ Layer, so it can be called inside another model (shared weights included).
 from __future__ import annotations
 
 from ..tensor import Tensor
-from .engine import (InputLayer, KerasTensor, Layer, flatten, is_symbolic, map_structure,
-                     unique_name)
+from .engine import InputLayer, KerasTensor, Layer, flatten, is_symbolic, map_structure, unique_name
 from .summary import print_summary
 from .training import Trainer
 

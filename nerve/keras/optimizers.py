@@ -188,7 +188,8 @@ class RMSprop(Optimizer):
 
 
 class Adadelta(Optimizer):
-    """E[g²] = ρE[g²] + (1-ρ)g²; Δ = -√(E[Δ²]+ε)/√(E[g²]+ε)·g; E[Δ²] = ρE[Δ²] + (1-ρ)Δ²; w += lr·Δ."""
+    """E[g²] = ρE[g²] + (1-ρ)g²;  Δ = -√(E[Δ²]+ε)/√(E[g²]+ε)·g;
+    E[Δ²] = ρE[Δ²] + (1-ρ)Δ²;  w += lr·Δ."""
 
     def __init__(self, learning_rate=0.001, rho: float = 0.95, epsilon: float = 1e-7,
                  **kwargs) -> None:

@@ -161,7 +161,7 @@ class Trainer:
                 jit_compile=None, **kwargs) -> None:
         self.optimizer = O.get(optimizer)
         if loss is None:
-            raise ValueError(f"compile: a loss is required (e.g. loss='mse'), got None")
+            raise ValueError("compile: a loss is required (e.g. loss='mse'), got None")
         n_out = len(getattr(self, "outputs", None) or [None])
         out_names = self._output_names()
         if isinstance(loss, dict):

@@ -1,15 +1,54 @@
 """Keras layers (channels-last, Keras initialisers and defaults)."""
 from ..engine import Input, InputLayer, Layer
-from .core import (ELU, Activation, Dense, Dropout, Embedding, Flatten, GaussianDropout,
-                   GaussianNoise, Lambda, LeakyReLU, Permute, ReLU, RepeatVector, Reshape,
-                   Softmax, SpatialDropout1D, SpatialDropout2D)
-from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add,
-                    average, concatenate, multiply)
+from .core import (
+    ELU,
+    Activation,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GaussianDropout,
+    GaussianNoise,
+    Lambda,
+    LeakyReLU,
+    Permute,
+    ReLU,
+    RepeatVector,
+    Reshape,
+    Softmax,
+    SpatialDropout1D,
+    SpatialDropout2D,
+)
+from .merge import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    multiply,
+)
 from .normalization import BatchNormalization, LayerNormalization
-from .reshaping import (GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAvgPool1D,
-                        GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D,
-                        GlobalMaxPooling2D, RandomFlip, RandomRotation, RandomTranslation,
-                        RandomZoom, Rescaling, TimeDistributed)
+from .reshaping import (
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool1D,
+    GlobalAvgPool2D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    TimeDistributed,
+)
 
 try:  # layers built on the convolution, normalisation and sequence kernels
     from .conv import *  # noqa: F403
