@@ -33,6 +33,7 @@ from .merge import (
     multiply,
 )
 from .normalization import BatchNormalization, LayerNormalization
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .reshaping import (
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
@@ -53,8 +54,4 @@ from .reshaping import (
 try:  # layers built on the convolution, normalisation and sequence kernels
     from .conv import *  # noqa: F403
 except ImportError:  # pragma: no cover - while those kernels are missing
-    pass
-try:
-    from .recurrent import *  # noqa: F403
-except ImportError:  # pragma: no cover
     pass
