@@ -16,6 +16,7 @@ index array -- no per-sample indexing and stacking.
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 
@@ -209,6 +210,9 @@ class DataLoader:
             yield collate(batch)
 
 
+SMOKE_BATCHES = 3
+
+
 class _DataLoaderIter:
     """One pass over a DataLoader (``iter(loader)``); knows its length like PyTorch's."""
 
@@ -216,11 +220,14 @@ class _DataLoaderIter:
         self._loader = loader
         self._gen = loader._generate()
         self._num_yielded = 0
+        self._smoke = os.environ.get("NERVE_SMOKE", "") not in ("", "0")
 
     def __iter__(self) -> _DataLoaderIter:
         return self
 
     def __next__(self):
+        if self._smoke and self._num_yielded >= SMOKE_BATCHES:
+            raise StopIteration  # NERVE_SMOKE=1: a few batches per pass, for smoke runs
         out = next(self._gen)
         self._num_yielded += 1
         return out
