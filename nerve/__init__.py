@@ -16,6 +16,10 @@ from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set
 from .tensor import Size, Tensor
 from . import ops
 from .ops import *  # noqa: F401,F403
+
+for _m in ("nn", "elementwise", "linalg", "reduce", "shape"):  # submodules the star import leaked
+    globals().pop(_m, None)
+del _m
 from .ops.elementwise import (abs, add, cast, clamp, clip, div, eq, exp, ge, gt, le, log,  # noqa: A004
                               lt, maximum, minimum, mul, ne, neg, pow, sigmoid, sqrt, sub, tanh,
                               where)
