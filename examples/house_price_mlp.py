@@ -20,7 +20,7 @@ DATA = np.array([
 
 x_raw, y_raw = DATA[:, :2], DATA[:, 2:]
 x_min, x_max = x_raw.min(0), x_raw.max(0)
-y_min, y_max = y_raw.min(0), y_raw.max(0)
+y_min, y_max = float(y_raw.min()), float(y_raw.max())
 X = nerve.from_numpy((x_raw - x_min) / (x_max - x_min))
 Y = nerve.from_numpy((y_raw - y_min) / (y_max - y_min))
 
@@ -47,7 +47,7 @@ print(f"training RMSE {rmse:.1f} k€")
 for size, age in [(110, 7), (85, 12)]:
     q = (np.array([[size, age]], dtype=np.float32) - x_min) / (x_max - x_min)
     with nerve.no_grad():
-        p = model(nerve.from_numpy(q)).item() * float(y_max - y_min) + float(y_min)
+        p = model(nerve.from_numpy(q)).item() * (y_max - y_min) + y_min
     print(f"predicted price for {size} m², {age} years: {p:.1f} k€")
 
 try:
