@@ -300,9 +300,12 @@ def pretrained_embedding(vocab: Vocab, vectors, freeze: bool = True,
     aligned = vectors.align(vocab, **align_kwargs)
     try:
         from ...nn import Embedding
-    except ImportError as e:  # the layer is not there yet
-        raise ImportError("pretrained_embedding needs nerve.nn.Embedding; use "
-                          "Vectors.align(vocab).weights meanwhile") from e
+    except ImportError:
+        try:
+            from ...nn.embedding import Embedding
+        except ImportError as e:  # the layer is not there
+            raise ImportError("pretrained_embedding needs nerve.nn.Embedding; use "
+                              "Vectors.align(vocab).weights meanwhile") from e
     from ...tensor import Tensor
     weights = aligned.weights.copy()
     if padding_idx is not None:

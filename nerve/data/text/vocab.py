@@ -181,9 +181,10 @@ class Vocab:
 
     def lookup_tokens(self, indices: Iterable[int]) -> list[str]:
         """The token at each index (accepts a list, a NumPy array or a Tensor)."""
-        data = getattr(indices, "data", indices)
-        if isinstance(data, np.ndarray):
-            indices = data.reshape(-1).tolist()
+        if not isinstance(indices, np.ndarray):
+            indices = getattr(indices, "data", indices)  # a Tensor's array
+        if isinstance(indices, np.ndarray):
+            indices = indices.reshape(-1).tolist()
         itos, n = self._itos, len(self._itos)
         out = []
         for i in indices:
