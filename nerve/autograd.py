@@ -11,7 +11,8 @@ after use unless ``retain_graph=True``.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,15 +25,13 @@ def is_grad_enabled() -> bool:
     return _Mode.enabled
 
 
-class set_grad_enabled:  # noqa: N801  (mirrors torch)
-    """Context manager / decorator setting grad mode on or off."""
+class _GradMode:
+    """Context manager / decorator switching grad mode; the previous mode is restored on exit."""
 
-    def __init__(self, mode: bool = True) -> None:
-        self.prev = _Mode.enabled
-        self.mode = bool(mode)
-        _Mode.enabled = self.mode
+    mode = True
 
     def __enter__(self) -> None:
+        self.prev = _Mode.enabled
         _Mode.enabled = self.mode
 
     def __exit__(self, *exc) -> None:
@@ -53,36 +52,54 @@ class set_grad_enabled:  # noqa: N801  (mirrors torch)
         return wrapper
 
 
-class no_grad(set_grad_enabled):  # noqa: N801
+class set_grad_enabled(_GradMode):  # noqa: N801  (mirrors torch)
+    """Set grad mode: as a call (``set_grad_enabled(False)``), context manager or decorator."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self.prev = _Mode.enabled
+        self.mode = bool(mode)
+        _Mode.enabled = self.mode  # a plain call takes effect at once, as in torch
+
+    def __enter__(self) -> None:
+        pass  # already set by __init__
+
+    def __call__(self, fn: Callable) -> Callable:
+        _Mode.enabled = self.prev  # used as a decorator: don't leak the mode
+        return super().__call__(fn)
+
+
+class no_grad(_GradMode):  # noqa: N801
     """Disable graph recording: ``with nerve.no_grad(): ...`` or ``@nerve.no_grad()``."""
 
-    def __init__(self) -> None:
-        self.prev = _Mode.enabled
-        self.mode = False
+    mode = False
 
 
-class enable_grad(set_grad_enabled):  # noqa: N801
+class enable_grad(_GradMode):  # noqa: N801
     """Re-enable graph recording inside a ``no_grad`` block."""
 
-    def __init__(self) -> None:
-        self.prev = _Mode.enabled
-        self.mode = True
+    mode = True
 
 
 inference_mode = no_grad
 
 
 class Context:
-    """A graph node: what one Function call's backward needs (``ctx`` in forward/backward)."""
+    """A graph node: what one Function call's backward needs (``ctx`` in forward/backward).
 
-    __slots__ = ("fn", "next", "in_shapes", "in_dtypes", "out_meta", "needs_input_grad",
-                 "saved", "freed", "retained", "non_differentiable", "__dict__")
+    ``next`` holds one edge per positional input: ``(node_or_leaf, output_nr, shape,
+    dtype)`` for inputs that require grad, else None. Per-node extras (saved tensors,
+    retain_grad/hook tables, attributes set by ``forward``) live in ``__dict__``, which
+    the engine clears once the node has run, unless ``retain_graph=True``.
+    """
 
-    def __init__(self) -> None:
-        self.saved = ()
-        self.freed = False
-        self.retained = None
-        self.non_differentiable = ()
+    __slots__ = ("fn", "next", "out_meta", "needs_input_grad", "__dict__")
+
+    # defaults as class attributes: creating a node costs no __init__
+    saved = ()
+    freed = False
+    retained = None  # {output_nr: weakref to the tensor} for retain_grad()
+    hooks = None  # {output_nr: [hook, ...]} for register_hook() on non-leaves
+    non_differentiable = ()
 
     def save_for_backward(self, *items) -> None:
         self.saved = items
@@ -98,16 +115,35 @@ class Context:
         self.non_differentiable = output_indices
 
     def __repr__(self) -> str:
-        return f"<{self.fn.__name__}Backward>"
+        return f"<{self.name}>"
 
     @property
     def name(self) -> str:
-        return self.fn.__name__ + "Backward"
+        fn = getattr(self, "fn", None)
+        return (fn.__name__ if fn is not None else "Function") + "Backward"
 
 
 _FREED_MSG = ("Trying to backward through the graph a second time (or to read saved tensors "
               "after they were freed). Pass retain_graph=True to the first backward() or "
               "autograd.grad() call if you need to backward through the graph again.")
+
+Tensor: Any = None  # bound by nerve.tensor on import (tensor.py imports this module)
+_new = object.__new__
+_generic = np.generic
+
+
+def _out_tensor(o, requires_grad: bool = False):
+    """Wrap one forward output (a NumPy scalar from a full reduction becomes a 0-d array)."""
+    if isinstance(o, _generic):
+        o = np.asarray(o)
+    t = _new(Tensor)
+    t.data = o
+    t.grad = None
+    t.grad_fn = None
+    t._output_nr = 0
+    t._hooks = None
+    t.requires_grad = requires_grad
+    return t
 
 
 class Function:
@@ -131,55 +167,57 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
-        from .tensor import Tensor
-
-        ctx = Context()
-        record = False
+        """Run ``forward``; record a graph node if grad mode is on and an input needs grad."""
+        ctx = _new(Context)
         if _Mode.enabled:
             for a in args:
-                if type(a) is not Tensor and not isinstance(a, Tensor):
-                    continue
-                if a.requires_grad:
-                    record = True
-                    break
-        if record:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-            prev = _Mode.enabled
-            _Mode.enabled = False
-            try:
-                out = cls.forward(ctx, *args, **kwargs)
-            finally:
-                _Mode.enabled = prev
+                if isinstance(a, Tensor) and a.requires_grad:
+                    return _record(cls, ctx, args, kwargs)
+        ctx.needs_input_grad = (False,) * len(args)
+        out = cls.forward(ctx, *args, **kwargs)
+        if type(out) is tuple:
+            return tuple(_out_tensor(o) for o in out)
+        return _out_tensor(out)
+
+
+def _record(cls, ctx: Context, args: tuple, kwargs: dict):
+    """``Function.apply`` with graph recording: forward without grad mode, then link."""
+    edges, needs = [], []
+    for a in args:
+        if isinstance(a, Tensor) and a.requires_grad:
+            d = a.data
+            fn = a.grad_fn
+            edges.append((a, 0, d.shape, d.dtype) if fn is None
+                         else (fn, a._output_nr, d.shape, d.dtype))
+            needs.append(True)
         else:
-            ctx.needs_input_grad = (False,) * len(args)
-            out = cls.forward(ctx, *args, **kwargs)
-        multi = isinstance(out, tuple)
-        outs = out if multi else (out,)
-        if not record:
-            res = tuple(Tensor._wrap(o) for o in outs)
-            return res if multi else res[0]
-        ctx.fn = cls
-        nxt, shapes, dtypes = [], [], []
-        for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
-                nxt.append((a.grad_fn, a._output_nr) if a.grad_fn is not None else (a, 0))
-                shapes.append(a.data.shape)
-                dtypes.append(a.data.dtype)
-            else:
-                nxt.append(None)
-                shapes.append(None)
-                dtypes.append(None)
-        ctx.next, ctx.in_shapes, ctx.in_dtypes = tuple(nxt), tuple(shapes), tuple(dtypes)
-        ctx.out_meta = tuple((o.shape, o.dtype) for o in outs)
-        res = []
-        for i, o in enumerate(outs):
-            diff = i not in ctx.non_differentiable and o.dtype.kind in "fc"
-            t = Tensor._wrap(o, requires_grad=diff)
-            if diff:
-                t.grad_fn = ctx
-                t._output_nr = i
-            res.append(t)
-        return tuple(res) if multi else res[0]
+            edges.append(None)
+            needs.append(False)
+    ctx.needs_input_grad = tuple(needs)
+    _Mode.enabled = False
+    try:
+        out = cls.forward(ctx, *args, **kwargs)
+    finally:
+        _Mode.enabled = True
+    ctx.fn = cls
+    ctx.next = tuple(edges)
+    if type(out) is not tuple:
+        t = _out_tensor(out)
+        o = t.data
+        ctx.out_meta = ((o.shape, o.dtype),)
+        if o.dtype.kind in "fc" and not ctx.non_differentiable:
+            t.requires_grad = True
+            t.grad_fn = ctx
+        return t
+    res = tuple(_out_tensor(o) for o in out)
+    ctx.out_meta = tuple((t.data.shape, t.data.dtype) for t in res)
+    nd = ctx.non_differentiable
+    for i, t in enumerate(res):
+        if t.data.dtype.kind in "fc" and i not in nd:
+            t.requires_grad = True
+            t.grad_fn = ctx
+            t._output_nr = i
+    return res
 
 
 def once_differentiable(backward: Callable) -> Callable:
@@ -205,6 +243,12 @@ def _sum_to(g, shape):
     return sum_to(g, shape)
 
 
+def _base(a):
+    """The array that owns ``a``'s memory (NumPy collapses view chains to the owner)."""
+    b = getattr(a, "base", None)
+    return a if b is None else b
+
+
 def _accumulate(old, new):
     return new if old is None else old + new
 
@@ -216,8 +260,6 @@ def _run_backward(roots: Sequence, root_grads: Sequence, retain_graph: bool, cre
     With ``capture`` (a dict keyed by id of the wanted tensors), gradients for those
     tensors are collected there instead of being accumulated into ``.grad``.
     """
-    from .tensor import Tensor
-
     # 1. count, for every node, how many edges lead into it (iterative DFS)
     deps: dict = {}
     stack = []
@@ -234,59 +276,63 @@ def _run_backward(roots: Sequence, root_grads: Sequence, retain_graph: bool, cre
             if edge is None:
                 continue
             tgt = edge[0]
-            if isinstance(tgt, Context):
+            if type(tgt) is Context:
                 if tgt in deps:
                     deps[tgt] += 1
                 else:
                     deps[tgt] = 1
                     stack.append(tgt)
 
-    # capture of non-leaf tensors: map (node, nr) -> key
+    # capture of non-leaf tensors: map (node, nr) -> key; and which edges lead to an input
     cap_nodes = {}
+    wanted = None
     if capture is not None:
         for key, t in capture["tensors"].items():
             if t.grad_fn is not None:
                 cap_nodes[(t.grad_fn, t._output_nr)] = key
+        wanted = _wanted_edges(deps, capture["tensors"], {n for n, _ in cap_nodes})
 
     buffers: dict = {}
-    given_leaf_arrays: set = set()
+    # a leaf's new .grad must own its memory: never a read-only broadcast view, never an
+    # array that another leaf, a retained grad or the caller's gradient also holds
+    given: set = {id(_base(g.data)) for g in root_grads}
+
+    def own(g):
+        d = g.data
+        key = id(_base(d))
+        if key in given or not d.flags.writeable:
+            d = d.copy()
+            key = id(d)
+        given.add(key)
+        return Tensor._wrap(d)
 
     def deliver_leaf(t, g):
-        if capture is not None:
-            key = id(t)
-            if key in capture["tensors"]:
-                capture["grads"][key] = _accumulate(capture["grads"].get(key), g)
-            return
         if t._hooks:
             for h in t._hooks:
                 r = h(g)
                 if r is not None:
                     g = r
-        if t.grad is None:
-            if not create_graph:
-                # never let two leaves share one grad array (in-place updates would leak)
-                if id(g.data) in given_leaf_arrays:
-                    g = Tensor._wrap(g.data.copy())
-                given_leaf_arrays.add(id(g.data))
-                g = g.detach() if g.requires_grad else g
-            t.grad = g
-        else:
-            if create_graph:
-                t.grad = t.grad + g
-            else:
-                t.grad.data = t.grad.data + g.data
-
-    def push(edge, g, shape, dtype):
-        if g is None:
+        if capture is not None:
+            key = id(t)
+            if key in capture["tensors"]:
+                capture["grads"][key] = _accumulate(capture["grads"].get(key), g)
             return
+        if create_graph:
+            t.grad = g if t.grad is None else t.grad + g
+        elif t.grad is None:
+            t.grad = own(g)
+        else:  # rebinding (not +=) keeps any array shared with others intact
+            t.grad.data = t.grad.data + g.data
+
+    def push(edge, g):
+        tgt, nr, shape, dtype = edge
         if not isinstance(g, Tensor):
             g = Tensor._wrap(g)
         if g.data.shape != shape:
             g = _sum_to(g, shape)
         if g.data.dtype != dtype:
             g = g.to(dtype)
-        tgt, nr = edge
-        if isinstance(tgt, Context):
+        if type(tgt) is Context:
             buf = buffers.get(tgt)
             if buf is None:
                 buf = buffers[tgt] = [None] * len(tgt.out_meta)
@@ -312,6 +358,27 @@ def _run_backward(roots: Sequence, root_grads: Sequence, retain_graph: bool, cre
         if deps[node] == 0:
             ready.append(node)
 
+    def extras(node, grads):
+        """Per-output hooks, autograd.grad captures and retain_grad() of one node."""
+        for i, g in enumerate(grads):
+            if g is None:
+                continue
+            if node.hooks and i in node.hooks:
+                for h in node.hooks[i]:
+                    r = h(g)
+                    if r is not None:
+                        grads[i] = g = r
+            if cap_nodes and (node, i) in cap_nodes:
+                key = cap_nodes[(node, i)]
+                capture["grads"][key] = _accumulate(capture["grads"].get(key), g)
+            if node.retained and i in node.retained:
+                t = node.retained[i]()
+                if t is not None:
+                    if create_graph:
+                        t.grad = g if t.grad is None else t.grad + g
+                    else:
+                        t.grad = own(g) if t.grad is None else Tensor._wrap(t.grad.data + g.data)
+
     prev = _Mode.enabled
     _Mode.enabled = create_graph
     try:
@@ -320,19 +387,17 @@ def _run_backward(roots: Sequence, root_grads: Sequence, retain_graph: bool, cre
             grads = buffers.pop(node)
             if node.freed:
                 raise RuntimeError(_FREED_MSG)
-            missing = False
-            for i, g in enumerate(grads):
-                if g is None:
-                    missing = True
+            if node.hooks or node.retained or cap_nodes:
+                extras(node, grads)
+            needs = None
+            if wanted is not None:  # autograd.grad: only what leads to the inputs
+                mask = wanted.get(node)
+                if mask is None:
                     continue
-                if cap_nodes and (node, i) in cap_nodes:
-                    key = cap_nodes[(node, i)]
-                    capture["grads"][key] = _accumulate(capture["grads"].get(key), g)
-                if node.retained and i in node.retained:
-                    t = node.retained[i]()
-                    if t is not None:
-                        t.grad = g if create_graph else g.detach()
-            if missing:  # multi-output node where some outputs got no gradient
+                needs = node.needs_input_grad
+                node.needs_input_grad = tuple(a and b for a, b in zip(needs, mask))
+            if len(grads) > 1 and any(g is None for g in grads):
+                # a multi-output node where some outputs got no gradient: zeros
                 xp = next(g.xp for g in grads if g is not None)
                 for i, g in enumerate(grads):
                     if g is None:
@@ -345,54 +410,102 @@ def _run_backward(roots: Sequence, root_grads: Sequence, retain_graph: bool, cre
             if len(in_grads) < len(nxt):
                 raise RuntimeError(f"{node.name} returned {len(in_grads)} gradients, "
                                    f"expected {len(nxt)}")
-            for edge, g, shape, dt in zip(nxt, in_grads, node.in_shapes, node.in_dtypes):
-                if edge is not None:
-                    push(edge, g, shape, dt)
+            if needs is not None:
+                for edge, g, m in zip(nxt, in_grads, node.needs_input_grad):
+                    if m and g is not None:
+                        push(edge, g)
+                node.needs_input_grad = needs
+            else:
+                for edge, g in zip(nxt, in_grads):
+                    if edge is not None and g is not None:
+                        push(edge, g)
             if not retain_graph:
-                node.saved = ()
+                node.__dict__.clear()  # saved tensors, ctx attributes, hook tables
                 node.freed = True
-                node.__dict__.clear()
     finally:
         _Mode.enabled = prev
 
 
-def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
-             create_graph: bool = False, inputs=None) -> None:
-    """Accumulate d(tensors)/d(leaves) into the leaves' ``.grad``."""
-    from .tensor import Tensor
+def _wanted_edges(deps: dict, targets: dict, target_nodes: set) -> dict:
+    """For autograd.grad: {node: per-edge mask} of the nodes from which an input is reached.
 
-    if isinstance(tensors, Tensor):
-        tensors = [tensors]
-    if grad_tensors is None or isinstance(grad_tensors, Tensor):
-        grad_tensors = [grad_tensors] * len(tensors)
-    if retain_graph is None:
-        retain_graph = create_graph
-    roots, grads = [], []
-    for t, g in zip(tensors, grad_tensors):
+    Nodes are visited children-first (reverse Kahn order of the graph counted in ``deps``);
+    an edge is wanted if it ends at a requested leaf, a requested non-leaf's node, or a
+    node that is itself wanted. Nodes left out need not run their backward at all.
+    """
+    left = dict(deps)
+    order = []
+    stack = [n for n, d in left.items() if d == 0]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        for e in node.next:
+            if e is not None and type(e[0]) is Context:
+                left[e[0]] -= 1
+                if left[e[0]] == 0:
+                    stack.append(e[0])
+    wanted: dict = {}
+    for node in reversed(order):
+        mask = tuple(e is not None and (e[0] in wanted or e[0] in target_nodes
+                                        if type(e[0]) is Context else id(e[0]) in targets)
+                     for e in node.next)
+        if any(mask):
+            wanted[node] = mask
+    return wanted
+
+
+def _root_grads(name: str, outputs: list, grad_outputs) -> list:
+    """Check the outputs and turn their gradients into Tensors of the outputs' shape/dtype."""
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"{name}: got {len(grad_outputs)} gradients for {len(outputs)} "
+                           "outputs")
+    grads = []
+    for t, g in zip(outputs, grad_outputs):
         if not t.requires_grad:
-            raise RuntimeError("backward(): the tensor does not require grad and has no grad_fn "
+            raise RuntimeError(f"{name}: the tensor does not require grad and has no grad_fn "
                                "(was it computed under no_grad, or from tensors without "
                                "requires_grad=True?)")
+        d = t.data
         if g is None:
-            if t.data.size != 1:
-                raise RuntimeError(f"backward(): grad can be implicitly created only for scalar "
-                                   f"outputs, but the tensor has shape {tuple(t.shape)}. Reduce "
-                                   f"it first (e.g. loss.sum() or loss.mean()) or pass a gradient: "
-                                   f"t.backward(gradient) with a tensor of that shape.")
-            g = Tensor._wrap(t.xp.ones_like(t.data))
+            if d.size != 1:
+                raise RuntimeError(f"{name}: grad can be implicitly created only for scalar "
+                                   f"outputs, but the tensor has shape {tuple(d.shape)}. Reduce "
+                                   f"it first (e.g. loss.sum() or loss.mean()) or pass a gradient "
+                                   f"of that shape: t.backward(gradient).")
+            g = Tensor._wrap(t.xp.ones_like(d))
         elif not isinstance(g, Tensor):
-            g = Tensor._wrap(t.xp.asarray(g, dtype=t.data.dtype))
-        if g.shape != t.shape:
-            raise RuntimeError(f"backward(): gradient has shape {tuple(g.shape)} but the tensor "
-                               f"has shape {tuple(t.shape)}")
-        roots.append(t)
+            g = Tensor._wrap(t.xp.asarray(g, dtype=d.dtype))
+        elif g.data.dtype != d.dtype:
+            g = g.to(d.dtype)
+        if g.data.shape != d.shape:
+            raise RuntimeError(f"{name}: gradient has shape {tuple(g.data.shape)} but the tensor "
+                               f"has shape {tuple(d.shape)}")
         grads.append(g)
+    return grads
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs=None) -> None:
+    """Accumulate d(tensors)/d(leaves) into the leaves' ``.grad``.
+
+    ``grad_tensors`` is required for non-scalar tensors (the vector of the
+    vector-Jacobian product). ``inputs`` restricts accumulation to those tensors.
+    """
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    grads = _root_grads("backward()", roots, grad_tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         got = grad(roots, inputs, grads, retain_graph=retain_graph, create_graph=create_graph,
                    allow_unused=True)
         for t, g in zip(inputs, got):
             if g is not None:
+                if not create_graph:
+                    g = Tensor._wrap(g.data.copy())  # .grad owns its memory
                 t.grad = g if t.grad is None else t.grad + g
         return
     _run_backward(roots, grads, retain_graph, create_graph)
@@ -405,28 +518,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     With ``create_graph=True`` the result is itself differentiable (second derivatives,
     gradient penalties, Hessian-vector products).
     """
-    from .tensor import Tensor
-
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    single = isinstance(inputs, Tensor)
-    inputs = [inputs] if single else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, Tensor):
-        grad_outputs = [grad_outputs] * len(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    grads = _root_grads("grad()", outputs, grad_outputs)
     if retain_graph is None:
         retain_graph = create_graph
-    grads = []
-    for o, g in zip(outputs, grad_outputs):
-        if not o.requires_grad:
-            raise RuntimeError("grad(): an output does not require grad")
-        if g is None:
-            if o.data.size != 1:
-                raise RuntimeError(f"grad(): grad_outputs must be given for the non-scalar output "
-                                   f"of shape {tuple(o.shape)}")
-            g = Tensor._wrap(o.xp.ones_like(o.data))
-        grads.append(g)
     for t in inputs:
         if not t.requires_grad:
-            raise RuntimeError("grad(): an input does not require grad")
+            raise RuntimeError(f"grad(): an input (shape {tuple(t.shape)}) does not require grad")
     capture = {"tensors": {id(t): t for t in inputs}, "grads": {}}
     _run_backward(outputs, grads, retain_graph, create_graph, capture)
     res = []
@@ -452,8 +551,6 @@ def gradcheck(fn: Callable, inputs: Iterable, eps: float = 1e-6, atol: float = 1
     cotangent ``v`` is drawn; autograd gives ``vᵀJ`` in one backward pass, finite
     differences give ``(f(x+εeᵢ) - f(x-εeᵢ))·v / 2ε`` for every input element ``i``.
     """
-    from .tensor import Tensor
-
     inputs = list(inputs)
     checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
     for t in checked:
@@ -462,15 +559,21 @@ def gradcheck(fn: Callable, inputs: Iterable, eps: float = 1e-6, atol: float = 1
     rng = np.random.default_rng(seed)
     out = fn(*inputs)
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
-    outs = [o for o in outs if isinstance(o, Tensor) and o.requires_grad]
+    outs = [o for o in outs if isinstance(o, Tensor) and o.dtype.is_floating_point]
     vs = [rng.standard_normal(o.shape) for o in outs]
-    analytic = grad(outs, checked, [Tensor(v) for v in vs], allow_unused=True)
+    # outputs that don't depend on the inputs (no graph) contribute a zero derivative
+    live = [(o, Tensor(v)) for o, v in zip(outs, vs) if o.requires_grad]
+    analytic = grad([o for o, _ in live], checked, [v for _, v in live], allow_unused=True) \
+        if live else [None] * len(checked)
 
     def project(res) -> float:
         res = list(res) if isinstance(res, (tuple, list)) else [res]
         res = [o for o in res if isinstance(o, Tensor) and o.dtype.is_floating_point]
         return float(sum((o.data * v).sum() for o, v in zip(res, vs)))
 
+    for t in checked:  # perturbing in place needs a contiguous buffer
+        if not t.data.flags.c_contiguous or not t.data.flags.writeable:
+            t.data = np.ascontiguousarray(t.data).copy()
     with no_grad():
         for t, a in zip(checked, analytic):
             num = np.zeros(t.data.shape)
@@ -498,18 +601,18 @@ def gradcheck(fn: Callable, inputs: Iterable, eps: float = 1e-6, atol: float = 1
 def gradgradcheck(fn: Callable, inputs: Iterable, eps: float = 1e-6, atol: float = 1e-5,
                   rtol: float = 1e-3, seed: int = 0) -> bool:
     """gradcheck of the first derivative (built with ``create_graph=True``)."""
-    from .tensor import Tensor
-
     inputs = list(inputs)
-    checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
     rng = np.random.default_rng(seed + 1)
     out0 = fn(*inputs)
     v = Tensor(rng.standard_normal(out0.shape))
 
     def first(*xs):
-        out = fn(*xs)
-        gs = grad(out, [x for x in xs if isinstance(x, Tensor) and x.requires_grad], v,
-                  create_graph=True, allow_unused=True)
+        with enable_grad():  # gradcheck evaluates this under no_grad
+            out = fn(*xs)
+            if not out.requires_grad:
+                return ()
+            gs = grad(out, [x for x in xs if isinstance(x, Tensor) and x.requires_grad], v,
+                      create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed)

@@ -138,7 +138,8 @@ def randint(low, high=None, size=(), generator=None, dtype=None, device=None) ->
     if high is None:
         low, high = 0, low
     dt = np.int64 if dtype is None else B.as_np_dtype(dtype)
-    return _finish(_rng(generator).integers(low, high, size=tuple(size)).astype(dt), False, device)
+    size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+    return _finish(_rng(generator).integers(low, high, size=size).astype(dt), False, device)
 
 
 def randperm(n: int, generator=None, dtype=None, device=None) -> Tensor:

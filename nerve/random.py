@@ -15,14 +15,19 @@ def manual_seed(seed: int):
     return Generator(seed)
 
 
-seed = manual_seed
+def seed() -> int:
+    """Seed the generator from OS entropy (non-deterministic) and return the seed."""
+    s = int(np.random.SeedSequence().entropy % 2**63)
+    manual_seed(s)
+    return s
+
 
 
 def initial_seed():
     return _state["seed"]
 
 
-def _rng(generator: "Generator | None" = None) -> np.random.Generator:
+def _rng(generator: Generator | None = None) -> np.random.Generator:
     if generator is not None:
         return generator.rng
     return _state["rng"]
@@ -44,7 +49,7 @@ class Generator:
         self.rng = np.random.default_rng(seed)
         self._seed = seed
 
-    def manual_seed(self, seed: int) -> "Generator":
+    def manual_seed(self, seed: int) -> Generator:
         self.rng = np.random.default_rng(int(seed))
         self._seed = int(seed)
         return self

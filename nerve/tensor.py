@@ -10,7 +10,8 @@ import weakref
 import numpy as np
 
 from . import _backend as B
-from .autograd import _Mode, backward as _backward
+from .autograd import _Mode
+from .autograd import backward as _backward
 
 
 def _infer_array(data, dtype=None, xp=np):
@@ -23,7 +24,8 @@ def _infer_array(data, dtype=None, xp=np):
     if arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)) \
             and type(data).__module__.split(".")[0] != "cupy":
         arr = arr.astype(B.default_np_dtype())  # Python floats -> float32 by default
-    elif arr.dtype.kind == "i" and arr.dtype != np.int64 and not isinstance(data, np.ndarray):
+    elif arr.dtype.kind == "i" and arr.dtype != np.int64 and not isinstance(
+            data, (np.ndarray, np.generic)):
         arr = arr.astype(np.int64)
     elif arr.dtype.kind not in "fiub":
         raise TypeError(f"nerve.tensor: can't make a tensor from data of dtype {arr.dtype}")
@@ -53,7 +55,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
-    def _wrap(cls, arr, requires_grad: bool = False) -> "Tensor":
+    def _wrap(cls, arr, requires_grad: bool = False) -> Tensor:
         """Fast constructor around an existing array (no copy, no checks)."""
         t = object.__new__(Tensor)
         t.data = arr
@@ -66,7 +68,7 @@ class Tensor:
 
     # --- metadata -------------------------------------------------------------------
     @property
-    def shape(self) -> "Size":
+    def shape(self) -> Size:
         return Size(self.data.shape)
 
     def size(self, dim: int | None = None):
@@ -180,7 +182,7 @@ class Tensor:
         return repr(self)
 
     # --- autograd -------------------------------------------------------------------
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind not in "fc":
             raise RuntimeError(f"only floating-point tensors can require gradients, this one is "
                                f"{self.dtype}")
@@ -194,11 +196,11 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
         _backward(self, gradient, retain_graph, create_graph, inputs)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same data, cut from the graph."""
         return Tensor._wrap(self.data)
 
-    def detach_(self) -> "Tensor":
+    def detach_(self) -> Tensor:
         self.grad_fn = None
         self.requires_grad = False
         return self
@@ -213,23 +215,25 @@ class Tensor:
         node.retained[self._output_nr] = weakref.ref(self)
 
     def register_hook(self, hook):
-        """Call ``hook(grad)`` when this tensor's gradient is computed (leaves only)."""
-        if self.grad_fn is not None:
-            raise RuntimeError("register_hook: only supported on leaf tensors in nerve")
-        if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(hook)
-        hooks = self._hooks
-
-        class _Handle:
-            def remove(self_inner):
-                if hook in hooks:
-                    hooks.remove(hook)
-
-        return _Handle()
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient. Works on leaves and on intermediate results."""
+        if self.grad_fn is None:
+            if not self.requires_grad:
+                raise RuntimeError("register_hook: the tensor doesn't require grad, so no "
+                                   "gradient will reach the hook")
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            node = self.grad_fn
+            if node.hooks is None:
+                node.hooks = {}
+            hooks = node.hooks.setdefault(self._output_nr, [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
 
     # --- device / dtype -------------------------------------------------------------
-    def to(self, *args, **kwargs) -> "Tensor":
+    def to(self, *args, **kwargs) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
         dtype = kwargs.pop("dtype", None)
         dev = kwargs.pop("device", None)
@@ -238,7 +242,8 @@ class Tensor:
         for a in args:
             if isinstance(a, Tensor):
                 dtype, dev = a.dtype, a.device
-            elif isinstance(a, (B.dtype, np.dtype)) or a in (float, int, bool):
+            elif isinstance(a, (B.dtype, np.dtype)) or a in (float, int, bool) or (
+                    isinstance(a, type) and issubclass(a, np.generic)):
                 dtype = a
             elif isinstance(a, (str, B.device)):
                 dev = a
@@ -255,45 +260,45 @@ class Tensor:
             out = cast(out, B.as_np_dtype(dtype))
         return out
 
-    def cpu(self) -> "Tensor":
+    def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self, device=None) -> "Tensor":
+    def cuda(self, device=None) -> Tensor:
         return self.to("cuda")
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         return self.to(np.float32)
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         return self.to(np.float64)
 
-    def half(self) -> "Tensor":
+    def half(self) -> Tensor:
         return self.to(np.float16)
 
-    def long(self) -> "Tensor":
+    def long(self) -> Tensor:
         return self.to(np.int64)
 
-    def int(self) -> "Tensor":
+    def int(self) -> Tensor:
         return self.to(np.int32)
 
-    def bool(self) -> "Tensor":
+    def bool(self) -> Tensor:
         return self.to(np.bool_)
 
     def type(self, dtype=None):
-        if dtype is None:
-            return f"nerve.{self.dtype.name.capitalize()}Tensor"
+        if dtype is None:  # torch's legacy names: nerve.FloatTensor, nerve.LongTensor, ...
+            return "nerve." + _TYPE_NAMES.get(self.dtype.name, "Tensor")
         return self.to(dtype)
 
-    def type_as(self, other: "Tensor") -> "Tensor":
+    def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.data.dtype)
 
-    def contiguous(self) -> "Tensor":
+    def contiguous(self) -> Tensor:
         return self
 
     def is_contiguous(self) -> bool:
         return bool(self.data.flags["C_CONTIGUOUS"])
 
-    def clone(self) -> "Tensor":
+    def clone(self) -> Tensor:
         from .ops.elementwise import clone
 
         return clone(self)
@@ -307,61 +312,61 @@ class Tensor:
     def _other(self, other):
         return other.data if isinstance(other, Tensor) else other
 
-    def zero_(self) -> "Tensor":
+    def zero_(self) -> Tensor:
         self._check_inplace("zero_")
         self.data[...] = 0
         return self
 
-    def fill_(self, value) -> "Tensor":
+    def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
         self.data[...] = self._other(value)
         return self
 
-    def copy_(self, src) -> "Tensor":
+    def copy_(self, src) -> Tensor:
         self._check_inplace("copy_")
         self.data[...] = self._other(src)
         return self
 
-    def add_(self, other, alpha=1) -> "Tensor":
+    def add_(self, other, alpha=1) -> Tensor:
         self._check_inplace("add_")
         o = self._other(other)
         self.data += o if alpha == 1 else o * alpha
         return self
 
-    def sub_(self, other, alpha=1) -> "Tensor":
+    def sub_(self, other, alpha=1) -> Tensor:
         self._check_inplace("sub_")
         o = self._other(other)
         self.data -= o if alpha == 1 else o * alpha
         return self
 
-    def mul_(self, other) -> "Tensor":
+    def mul_(self, other) -> Tensor:
         self._check_inplace("mul_")
         self.data *= self._other(other)
         return self
 
-    def div_(self, other) -> "Tensor":
+    def div_(self, other) -> Tensor:
         self._check_inplace("div_")
         self.data /= self._other(other)
         return self
 
-    def clamp_(self, min=None, max=None) -> "Tensor":  # noqa: A002
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002
         self._check_inplace("clamp_")
         self.xp.clip(self.data, min, max, out=self.data)
         return self
 
-    def masked_fill_(self, mask, value) -> "Tensor":
+    def masked_fill_(self, mask, value) -> Tensor:
         self._check_inplace("masked_fill_")
         self.data[self._other(mask)] = self._other(value)
         return self
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> "Tensor":
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         from .random import _rng
 
         self._check_inplace("uniform_")
         self.data[...] = _rng().uniform(a, b, self.data.shape).astype(self.data.dtype)
         return self
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> "Tensor":
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         from .random import _rng
 
         self._check_inplace("normal_")
@@ -370,12 +375,41 @@ class Tensor:
         return self
 
     def __setitem__(self, key, value) -> None:
-        self._check_inplace("__setitem__")
+        """``x[key] = value``. With grad mode on and ``value`` (or a non-leaf ``x``) requiring
+        grad, the assignment is recorded: gradients flow to ``value`` and to the kept part
+        of ``x``. Like every in-place op, it must not overwrite values that an earlier op
+        saved for its backward."""
         if isinstance(key, Tensor):
             key = key.data
         elif isinstance(key, tuple):
             key = tuple(k.data if isinstance(k, Tensor) else k for k in key)
+        if _Mode.enabled and (self.requires_grad or (isinstance(value, Tensor)
+                                                     and value.requires_grad)):
+            if self.requires_grad and self.grad_fn is None:
+                raise RuntimeError("__setitem__: a leaf tensor that requires grad is being "
+                                   "modified in place; wrap the update in "
+                                   "`with nerve.no_grad():`")
+            from .ops.shape import setitem_
+
+            setitem_(self, key, value)
+            return
         self.data[key] = self._other(value)
+
+
+class _HookHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook) -> None:
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self) -> None:
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
 
 
 class Size(tuple):
@@ -389,3 +423,12 @@ class Size(tuple):
         for s in self:
             n *= s
         return n
+
+
+def _bind() -> None:
+    from . import autograd
+
+    autograd.Tensor = Tensor  # the engine builds Tensors without importing this module
+
+
+_bind()

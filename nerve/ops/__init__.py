@@ -5,9 +5,30 @@ from ..autograd import _Mode
 from ..tensor import Tensor
 from . import elementwise, linalg, nn, reduce, shape
 from .elementwise import *  # noqa: F401,F403
-from .elementwise import (abs, add, bitwise_and, bitwise_or, bitwise_xor, div, eq,  # noqa: A004
-                          floordiv, ge, gt, invert, le, lt, mul, ne, neg, pow, rdiv, remainder,
-                          rpow, rsub, sub)
+from .elementwise import (  # noqa: A004
+    abs,
+    add,
+    bitwise_and,
+    bitwise_or,
+    bitwise_xor,
+    div,
+    eq,
+    floordiv,
+    ge,
+    gt,
+    invert,
+    le,
+    lt,
+    mul,
+    ne,
+    neg,
+    pow,
+    rdiv,
+    remainder,
+    rpow,
+    rsub,
+    sub,
+)
 from .linalg import *  # noqa: F401,F403
 from .linalg import matmul
 from .nn import *  # noqa: F401,F403
@@ -73,6 +94,7 @@ Tensor.__rtruediv__ = rdiv
 Tensor.__floordiv__ = floordiv
 Tensor.__rfloordiv__ = lambda self, other: floordiv(other, self)
 Tensor.__mod__ = remainder
+Tensor.__rmod__ = lambda self, other: remainder(other, self)
 Tensor.__pow__ = pow
 Tensor.__rpow__ = rpow
 Tensor.__matmul__ = matmul
@@ -101,7 +123,8 @@ def _iop(fn):
                                    "wrap the update in `with nerve.no_grad():`")
             return fn(self, other)  # non-leaf: out of place keeps the graph correct
         out = fn(self, other)
-        if out.data.dtype != self.data.dtype:
+        if out.data.dtype != self.data.dtype and out.data.dtype.kind != self.data.dtype.kind:
+            # like torch: float32 += float64 casts back, int += float is an error
             raise RuntimeError(f"in-place op: result dtype {out.dtype} can't be cast to the "
                                f"tensor's dtype {self.dtype}")
         self.data[...] = out.data

@@ -20,7 +20,11 @@ W = Tensor._wrap
 
 # --- dtype promotion (PyTorch's rules, not NumPy's) -------------------------------------
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating
+
+
 def _result_dtype(da: np.dtype, db: np.dtype) -> np.dtype:
+    """torch.promote_types: an integer or bool meeting a float gives that float."""
     fa, fb = da.kind == "f", db.kind == "f"
     if fa and not fb:
         return da
@@ -29,21 +33,39 @@ def _result_dtype(da: np.dtype, db: np.dtype) -> np.dtype:
     return np.promote_types(da, db)
 
 
+def _tensor_result_dtype(a: Tensor, b: Tensor) -> np.dtype:
+    """torch.result_type of two tensors: a 0-d tensor only decides the dtype when its
+    category (bool < int < float) is higher than the dimensioned tensor's."""
+    da, db = a.data.dtype, b.data.dtype
+    za, zb = a.data.ndim == 0, b.data.ndim == 0
+    if za != zb:
+        dim, zero = (db, da) if za else (da, db)
+        return _result_dtype(dim, zero) if _CATEGORY[zero.kind] > _CATEGORY[dim.kind] else dim
+    return _result_dtype(da, db)
+
+
 def _as_tensor_like(x, ref: Tensor) -> Tensor:
-    """A Python scalar or array as a constant tensor, typed against ``ref`` like PyTorch."""
+    """A Python/NumPy scalar or array as a constant tensor, typed against ``ref`` like
+    PyTorch: a scalar takes ``ref``'s dtype unless its category is higher (then int64 or
+    the default float). NumPy scalars count as Python scalars (no float64 upcast)."""
     if isinstance(x, Tensor):
         return x
-    xp = ref.xp
-    rd = ref.data.dtype
+    d = ref.data
+    xp = np if type(d) is np.ndarray else B.xp_of(d)
+    rd = d.dtype
+    if type(x) is float or isinstance(x, np.floating):  # the common case first
+        return W(xp.asarray(x, dtype=rd if rd.kind == "f" else B.default_np_dtype()))
     if isinstance(x, (bool, np.bool_)):
         return W(xp.asarray(x, dtype=rd if rd.kind != "b" else np.bool_))
     if isinstance(x, (int, np.integer)):
-        return W(xp.asarray(x, dtype=rd if rd.kind in "fiu" else np.int64))
-    if isinstance(x, (float, np.floating)):
-        return W(xp.asarray(x, dtype=rd if rd.kind == "f" else B.default_np_dtype()))
+        if rd.kind in "iu":  # wraps like torch (uint8 tensor + -3)
+            return W(xp.asarray(int(x)).astype(rd))
+        return W(xp.asarray(x, dtype=rd if rd.kind == "f" else np.int64))
     arr = xp.asarray(x)
     if arr.dtype == np.float64 and not isinstance(x, (np.ndarray, np.generic)):
         arr = arr.astype(B.default_np_dtype())
+    elif arr.dtype.kind not in "biuf":
+        raise TypeError(f"unsupported operand for a tensor op: {type(x).__name__} {x!r:.50}")
     return W(arr)
 
 
@@ -56,7 +78,7 @@ def promote(a, b) -> tuple[Tensor, Tensor]:
     da, db = a.data.dtype, b.data.dtype
     if da is db or da == db:
         return a, b
-    rd = _result_dtype(da, db)
+    rd = _tensor_result_dtype(a, b)
     if np.promote_types(da, db) == rd:  # NumPy already gets it right (e.g. float32 * bool)
         return a, b
     return (a if da == rd else cast(a, rd)), (b if db == rd else cast(b, rd))
@@ -199,22 +221,26 @@ class PowScalar(Function):
 class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
-        out = a.data ** b.data
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0^-1 = inf, as in torch
+            out = a.data ** b.data
         ctx.save_for_backward(a, b)
         ctx.out = out
         return out
 
     @staticmethod
-    def backward(ctx, g):  # d(a^b) = b a^(b-1) da + a^b ln(a) db
+    def backward(ctx, g):
+        # d(a^b) = b a^(b-1) da + a^b ln(a) db; like torch, the first term is 0 where b = 0
+        # and the second is 0 where a = 0 and b >= 0 (no 0·inf NaNs)
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        ga = mul(g, mul(b, pow(a, sub(b, 1)))) if na else None
-        gb = None
-        if nb:
-            out = W(ctx.out) if not _Mode.enabled else pow(a, b)
-            la = W(np.where(a.data > 0, np.log(np.where(a.data > 0, a.data, 1)), 0).astype(
-                a.data.dtype)) if not _Mode.enabled else log(a)
-            gb = mul(g, mul(out, la))
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if na:
+                ga = mul(g, where(W(b.data == 0), 0.0, mul(b, pow(a, sub(b, 1)))))
+            if nb:
+                out = pow(a, b) if _Mode.enabled else W(ctx.out)
+                zero = W((a.data == 0) & (b.data >= 0))
+                gb = mul(g, where(zero, 0.0, mul(out, log(a))))
         return ga, gb
 
 
@@ -242,12 +268,19 @@ def mul(a, b) -> Tensor:
 
 
 def div(a, b, rounding_mode=None) -> Tensor:
-    a, b = promote(a, b)
     if rounding_mode is not None:
+        a, b = promote(a, b)
         f = np.floor if rounding_mode == "floor" else np.trunc
         return W(f(a.data / b.data).astype(a.data.dtype))
-    if a.data.dtype.kind != "f":
-        a, b = _float(a), _float(b)
+    # true division is floating: integer tensors become float before a scalar is typed
+    # against them (uint8 / -3 must not wrap -3 into uint8)
+    fa = isinstance(a, Tensor) and a.data.dtype.kind == "f"
+    fb = isinstance(b, Tensor) and b.data.dtype.kind == "f"
+    if isinstance(a, Tensor) and not fa and not fb:
+        a = _float(a)
+    if isinstance(b, Tensor) and not fb and not fa:
+        b = _float(b)
+    a, b = promote(a, b)
     return Div.apply(a, b)
 
 
@@ -260,9 +293,23 @@ def floordiv(a, b) -> Tensor:
     return W(a.data // b.data)
 
 
+class Remainder(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a.data % b.data
+
+    @staticmethod
+    def backward(ctx, g):  # a mod b = a - ⌊a/b⌋ b:  da - ⌊a/b⌋ db
+        a, b = ctx.saved_tensors
+        nb = ctx.needs_input_grad[1]
+        return g, (neg(mul(g, W(a.xp.floor(a.data / b.data)))) if nb else None)
+
+
 def remainder(a, b) -> Tensor:
+    """Python's modulo (the result has the divisor's sign), as torch.remainder."""
     a, b = promote(a, b)
-    return W(a.data % b.data)
+    return Remainder.apply(a, b)
 
 
 def neg(x: Tensor) -> Tensor:
@@ -270,7 +317,9 @@ def neg(x: Tensor) -> Tensor:
 
 
 def pow(x, p) -> Tensor:  # noqa: A001
-    if isinstance(x, Tensor) and not isinstance(p, Tensor) and isinstance(p, (int, float)):
+    if isinstance(p, (np.integer, np.floating)) and p.ndim == 0:
+        p = p.item()  # a NumPy scalar exponent must not upcast float32 (NEP 50)
+    if isinstance(x, Tensor) and isinstance(p, (int, float)) and not isinstance(p, bool):
         if x.data.dtype.kind != "f" and (isinstance(p, float) or p < 0):
             x = _float(x)
         return PowScalar.apply(x, p)
@@ -465,9 +514,15 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
+_erf_exact = np.frompyfunc(math.erf, 1, 1)
+
+
 def _erf(a):
-    """erf with |error| < 1.2e-7 (Numerical Recipes erfc, Chebyshev fit), dtype-preserving."""
+    """erf, dtype-preserving: exact (math.erf) for float64 NumPy arrays, else a Chebyshev
+    fit with |error| < 1.2e-7 (Numerical Recipes erfc), below float32 resolution."""
     xp = B.xp_of(a)
+    if xp is np and a.dtype == np.float64:
+        return np.asarray(_erf_exact(a), dtype=np.float64)
     z = xp.abs(a)
     t = 1.0 / (1.0 + 0.5 * z)
     poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (
@@ -711,7 +766,14 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
         if max is not None:
             out = minimum(out, max)
         return out
-    return Clamp.apply(x, min, max)
+    lo, hi = (v.item() if isinstance(v, np.generic) else v for v in (min, max))
+    if x.data.dtype.kind != "f" and (isinstance(lo, float) or isinstance(hi, float)):
+        x = _float(x)  # int tensor, float bound -> default float, as torch
+    # bounds in x's dtype: a float64 bound must not upcast a float32 tensor
+    cast_to = x.data.dtype.type
+    lo = None if lo is None else cast_to(lo)
+    hi = None if hi is None else cast_to(hi)
+    return Clamp.apply(x, lo, hi)
 
 
 clip = clamp
@@ -754,8 +816,18 @@ def _cmp(fn):
     return op
 
 
-eq = _cmp(np.equal)
-ne = _cmp(np.not_equal)
+_eq, _ne = _cmp(np.equal), _cmp(np.not_equal)
+
+
+def eq(a, b) -> Tensor:
+    """Elementwise ==; comparing with None is False, as in torch."""
+    return False if b is None or a is None else _eq(a, b)
+
+
+def ne(a, b) -> Tensor:
+    return True if b is None or a is None else _ne(a, b)
+
+
 lt = _cmp(np.less)
 le = _cmp(np.less_equal)
 gt = _cmp(np.greater)

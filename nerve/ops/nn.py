@@ -157,7 +157,8 @@ class CrossEntropy(Function):
         ctx.shape, ctx.reduction, ctx.denom = shape, reduction, denom
         ctx.logp, ctx.coef = logp, coef
         if reduction == "mean":
-            return np.asarray(loss.sum(dtype=dt) / denom, dtype=dt)
+            with np.errstate(divide="ignore", invalid="ignore"):  # all ignored: nan, as torch
+                return np.asarray(loss.sum(dtype=dt) / denom, dtype=dt)
         if reduction == "sum":
             return np.asarray(loss.sum(dtype=dt), dtype=dt)
         return loss.reshape((shape[0],) + tuple(shape[2:])) if len(shape) > 1 else loss.reshape(())
@@ -171,7 +172,8 @@ class CrossEntropy(Function):
         gx -= coef
         gd = g.data
         if ctx.reduction == "mean":
-            gx *= gd / ctx.denom
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gx *= gd / ctx.denom
         elif ctx.reduction == "sum":
             gx *= gd
         else:

@@ -7,8 +7,8 @@ import numpy as np
 
 from ..autograd import Function, _Mode, once_differentiable
 from ..tensor import Tensor
-from .elementwise import _float, div, exp, mul, sqrt, sub
-from .shape import _norm_dim, expand, reshape, take_flat, _flat_positions
+from .elementwise import _float, div, exp, mul, sub, where
+from .shape import _flat_positions, _norm_dim, expand, reshape, take_flat
 
 W = Tensor._wrap
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -16,6 +16,10 @@ values_indices = namedtuple("values_indices", ["values", "indices"])
 
 def _dims(dim, ndim):
     if dim is None:
+        return None
+    if ndim == 0:  # a 0-d tensor reduces over dim 0 / -1 to itself, as in torch
+        for d in (dim if isinstance(dim, (tuple, list)) else (dim,)):
+            _norm_dim(d, 0)
         return None
     if isinstance(dim, (tuple, list)):
         return tuple(sorted(_norm_dim(d, ndim) for d in dim))
@@ -66,12 +70,33 @@ def var(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False
     dims = _dims(dim, x.ndim)
     n = x.data.size if dims is None else int(np.prod([x.data.shape[d] for d in dims]))
     d = sub(x, mean(x, dim=dims, keepdim=True))
-    return div(Sum.apply(mul(d, d), dims, keepdim), float(n - correction if n > correction else 0))
+    with np.errstate(divide="ignore", invalid="ignore"):  # N <= correction: inf/nan, as torch
+        return div(Sum.apply(mul(d, d), dims, keepdim),
+                   float(n - correction if n > correction else 0))
+
+
+class SafeSqrt(Function):
+    """√v for std and the 2-norm: like torch, the gradient is 0 (not inf·0) where √v = 0."""
+
+    @staticmethod
+    def forward(ctx, v):
+        out = v.xp.sqrt(v.data)
+        ctx.save_for_backward(v)
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx, g):  # d√v = dv / (2√v), masked where √v = 0
+        (v,) = ctx.saved_tensors
+        out = SafeSqrt.apply(v) if _Mode.enabled else W(ctx.out)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return where(W(out.data == 0), 0.0, div(g, mul(out, 2.0)))
 
 
 def std(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False,
         correction: int | None = None) -> Tensor:
-    return sqrt(var(x, dim, unbiased, keepdim, correction))
+    """√var(x): the square root of :func:`var` with the same arguments."""
+    return SafeSqrt.apply(var(x, dim, unbiased, keepdim, correction))
 
 
 def var_mean(x: Tensor, dim=None, unbiased=None, keepdim=False, correction=None):
@@ -151,7 +176,9 @@ def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def argsort(x: Tensor, dim: int = -1, descending: bool = False) -> Tensor:
-    a = -x.data if descending else x.data
+    a = x.data
+    if descending:  # negate where that's exact; bools and unsigned ints sort on their order
+        a = -a if a.dtype.kind in "fi" else -a.astype(np.int64)
     return W(x.xp.argsort(a, axis=dim, kind="stable").astype(np.int64))
 
 
@@ -176,7 +203,8 @@ class LogSumExp(Function):
         xp = x.xp
         m = d.max(axis=dims, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
-        out = xp.log(xp.exp(d - m).sum(axis=dims, keepdims=True)) + m
+        with np.errstate(divide="ignore"):  # all -inf: log 0 = -inf, as torch
+            out = xp.log(xp.exp(d - m).sum(axis=dims, keepdims=True)) + m
         ctx.save_for_backward(x)
         ctx.out = out
         ctx.dims = dims
@@ -267,10 +295,11 @@ def count_nonzero(x: Tensor, dim=None) -> Tensor:
 
 
 def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
-    from .elementwise import abs as _abs, pow as _pow
+    from .elementwise import abs as _abs
+    from .elementwise import pow as _pow
 
     if p in ("fro", 2):
-        return sqrt(sum(mul(x, x), dim, keepdim))
+        return SafeSqrt.apply(sum(mul(x, x), dim, keepdim))
     if p == 1:
         return sum(_abs(x), dim, keepdim)
     if p == float("inf"):

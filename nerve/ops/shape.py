@@ -311,6 +311,10 @@ def cat(tensors, dim: int = 0) -> Tensor:
             tensors = _common_dtype(tensors, promote)
             break
     nd = tensors[0].ndim
+    for i, x in enumerate(tensors):
+        if x.ndim == 0:
+            raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be "
+                               "concatenated; use stack")
     d = _norm_dim(dim, nd)
     shape0 = tensors[0].data.shape
     for i, x in enumerate(tensors):
@@ -471,19 +475,17 @@ def _scatter_add_flat(xp, size: int, flat_idx, values, dtype):
     return out
 
 
-def _scatter_add_rows(xp, n_rows: int, idx, values):
-    """out[idx[i], :] += values[i, :] (rows of length D), by sort + segment sum."""
-    d = values.shape[-1] if values.ndim > 1 else 1
+def _scatter_add_rows(xp, n_rows: int, idx, values, width: int):
+    """out[idx[i], :] += values[i, :] (rows of length ``width``), by sort + segment sum."""
     idx = idx.reshape(-1)
-    vals = values.reshape(idx.size, -1)
-    out = xp.zeros((n_rows, vals.shape[1]), dtype=values.dtype)
+    vals = values.reshape(idx.size, width)
+    out = xp.zeros((n_rows, width), dtype=values.dtype)
     if idx.size == 0:
         return out
     order = xp.argsort(idx, kind="stable")
     si = idx[order]
     starts = xp.flatnonzero(xp.concatenate((xp.ones(1, bool), si[1:] != si[:-1])))
     out[si[starts]] = xp.add.reduceat(vals[order], starts, axis=0)
-    del d
     return out
 
 
@@ -517,7 +519,8 @@ class IndexPutAdd(Function):
                 and all(isinstance(s, slice) and s == slice(None) for s in k[1:])):
             # rows gathered along axis 0 (embedding-style): sorted segment sum
             idx = k[0].reshape(-1) % shape[0]
-            return _scatter_add_rows(xp, shape[0], idx, gd).reshape(shape)
+            width = int(np.prod(shape[1:], dtype=np.int64))
+            return _scatter_add_rows(xp, shape[0], idx, gd, width).reshape(shape)
         size = int(np.prod(shape))
         pos = xp.arange(size).reshape(shape)[key]
         return _scatter_add_flat(xp, size, pos, xp.broadcast_to(gd, pos.shape), gd.dtype) \
@@ -533,6 +536,7 @@ def index_put_add(g: Tensor, key, shape) -> Tensor:
 
 
 def getitem(x: Tensor, key) -> Tensor:
+    """``x[key]``: NumPy basic and advanced indexing; repeated indices accumulate in backward."""
     key = _unwrap_key(key)
     if isinstance(key, np.ndarray) and key.dtype == np.bool_ and key.shape != x.data.shape[
             :key.ndim]:
@@ -541,15 +545,52 @@ def getitem(x: Tensor, key) -> Tensor:
     try:
         if not x.requires_grad:
             return W(x.data[key])
+        if isinstance(key, tuple) and any(isinstance(k, np.ndarray) and k.dtype == np.bool_
+                                          for k in key) or (isinstance(key, np.ndarray)
+                                                            and key.dtype == np.bool_):
+            # boolean masks -> integer indices, so backward can scatter them
+            key = _bool_to_int_key(key)
+        return GetItem.apply(x, key)
     except IndexError as e:
         raise IndexError(f"index {key!r} is invalid for a tensor of shape {tuple(x.shape)}: {e}") \
             from None
-    if isinstance(key, tuple) and any(isinstance(k, np.ndarray) and k.dtype == np.bool_
-                                      for k in key) or (isinstance(key, np.ndarray)
-                                                        and key.dtype == np.bool_):
-        # boolean masks -> integer indices, so backward can scatter them
-        key = _bool_to_int_key(key)
-    return GetItem.apply(x, key)
+
+
+class SetItem(Function):
+    """``x[key] = v`` in place, recorded: x keeps g outside ``key``, v gets ``g[key]``."""
+
+    @staticmethod
+    def forward(ctx, x, key, v):
+        ctx.key = key
+        x.data[key] = v.data
+        return x.data
+
+    @staticmethod
+    def backward(ctx, g):
+        nx, _, nv = ctx.needs_input_grad
+        gx = gv = None
+        if nx:  # the overwritten positions no longer depend on the old x
+            keep = g.xp.ones(g.data.shape, dtype=g.data.dtype)
+            keep[ctx.key] = 0
+            from .elementwise import mul
+
+            gx = mul(g, W(keep))
+        if nv:
+            gv = getitem(g, ctx.key)
+        return gx, None, gv
+
+
+def setitem_(x: Tensor, key, value) -> None:
+    """Record ``x[key] = value`` and make ``x`` the result (see ``Tensor.__setitem__``)."""
+    if not isinstance(value, Tensor):
+        value = W(x.xp.asarray(value, dtype=x.data.dtype))
+    elif value.data.dtype != x.data.dtype:
+        value = value.to(x.data.dtype)
+    target_ndim = x.data[key].ndim
+    if value.ndim > target_ndim:  # NumPy drops leading 1-dims of the value
+        value = reshape(value, value.data.shape[value.ndim - target_ndim:])
+    out = SetItem.apply(x, key, value)
+    x.grad_fn, x._output_nr, x.requires_grad = out.grad_fn, 0, out.requires_grad
 
 
 def _bool_to_int_key(key):
@@ -643,10 +684,12 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
 
     m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
     try:
-        np.broadcast_shapes(m.shape, x.data.shape)
+        ok = np.broadcast_shapes(m.shape, x.data.shape) == x.data.shape
     except ValueError:
+        ok = False
+    if not ok:
         raise RuntimeError(f"masked_fill: mask of shape {m.shape} can't be broadcast to the "
-                           f"tensor's shape {tuple(x.shape)}") from None
+                           f"tensor's shape {tuple(x.shape)}")
     if not isinstance(value, Tensor):
         value = W(x.xp.asarray(value, dtype=x.data.dtype))
     return where(W(m), value, x)

@@ -1,0 +1,101 @@
+"""Embedding lookup: ``out[..., :] = weight[ids[...], :]``, with a scatter-free backward.
+
+The gradient of the table is ``∂W[v] = Σ_{i: ids[i] = v} ∂out[i]`` — a scatter-add. Instead
+of ``np.add.at`` (14.6 ms for 12,800 rows into 10000x128, see PERF_NOTES), the rows of the
+output gradient are put in id order by one stable argsort and summed per id with one
+``np.add.reduceat`` (a segment sum); the result is a dense (V, E) gradient. Rows at
+``padding_idx`` get no gradient.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, _Mode
+from ..tensor import Tensor
+
+W = Tensor._wrap
+
+
+def _segment_sum_rows(g, ids, n_rows: int):
+    """out[v] = Σ_{i: ids.flat[i] = v} g[i] for a (ids.shape + (E,)) gradient ``g``.
+
+    ``g`` may be a strided view (e.g. a time-major gradient seen batch-first): rows are
+    gathered straight from it in sorted order, so no contiguous copy is made first.
+    """
+    E = g.shape[-1]
+    out = np.zeros((n_rows, E), dtype=g.dtype)
+    flat = ids.reshape(-1)
+    if flat.size == 0:
+        return out
+    order = np.argsort(flat, kind="stable")
+    sid = flat[order]
+    starts = np.flatnonzero(np.concatenate(([True], sid[1:] != sid[:-1])))
+    if g.flags.c_contiguous or ids.ndim == 1:
+        rows = g.reshape(-1, E)[order]
+    else:  # gather from the strided view with one multi-index
+        rows = g[np.unravel_index(order, ids.shape)]
+    out[sid[starts]] = np.add.reduceat(rows, starts, axis=0)
+    return out
+
+
+class EmbeddingFn(Function):
+    @staticmethod
+    def forward(ctx, weight, ids, padding_idx):
+        ctx.ids, ctx.padding_idx, ctx.n = ids, padding_idx, weight.data.shape[0]
+        return weight.data.take(ids, axis=0)
+
+    @staticmethod
+    def backward(ctx, g):  # ∂W[v] = Σ_{i: ids[i]=v} ∂out[i]; ∂W[padding_idx] = 0
+        if _Mode.enabled:  # create_graph: the same scatter through differentiable ops
+            from .shape import index_put_add
+
+            gw = index_put_add(g, (ctx.ids,), (ctx.n, g.shape[-1]))
+            if ctx.padding_idx is not None:
+                keep = np.ones((ctx.n, 1), dtype=g.data.dtype)
+                keep[ctx.padding_idx] = 0
+                gw = gw * W(keep)
+            return gw, None, None
+        gw = _segment_sum_rows(g.data, ctx.ids, ctx.n)
+        if ctx.padding_idx is not None:
+            gw[ctx.padding_idx] = 0
+        return gw, None, None
+
+
+def _check_ids(ids, n: int, name: str):
+    d = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    if d.dtype.kind not in "iu":
+        raise TypeError(f"{name}: indices must be an integer tensor (int64 or int32), got "
+                        f"{d.dtype}")
+    if d.size:
+        lo, hi = int(d.min()), int(d.max())
+        if lo < 0 or hi >= n:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"{name}: index {bad} is out of range for an embedding table of "
+                             f"{n} rows (valid ids: 0..{n - 1})")
+    return d
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # noqa: A002
+              max_norm=None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+              sparse: bool = False) -> Tensor:
+    """Look up rows of ``weight`` (num_embeddings, embedding_dim) at integer ``input`` ids.
+
+    Shape: input (*) -> output (*, embedding_dim). ``padding_idx`` rows get no gradient.
+    """
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not "
+                                  "supported")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
+                         f"shape {tuple(weight.shape)}")
+    n = weight.data.shape[0]
+    ids = _check_ids(input, n, "embedding")
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within "
+                             f"[{-n}, {n - 1}] for {n} embeddings")
+        padding_idx = padding_idx % n
+    return EmbeddingFn.apply(weight, ids, padding_idx)
+
+
+__all__ = ["embedding"]

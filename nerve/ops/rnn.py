@@ -1,0 +1,684 @@
+"""Fused recurrent kernels: Elman RNN (tanh/relu), LSTM and GRU over a whole sequence.
+
+One :class:`Recurrent` Function runs one layer (one or both directions) over all time
+steps and back-propagates through time by hand:
+
+- the input projection of every time step is ONE GEMM, ``X Wᵢₕᵀ`` over (T·B) rows;
+- each step does one GEMM for the recurrence, ``h_{t-1} Wₕₕᵀ``, then the gate arithmetic
+  on (B, gates) arrays that stay in cache;
+- backward mirrors it: one GEMM per step for ``∂h_{t-1}``, and after the loop one GEMM each
+  for ``∂X``, ``∂Wᵢₕ`` and ``∂Wₕₕ`` over all steps.
+
+Gate equations (PyTorch's, with its gate order and weight layout)::
+
+    Elman:  h' = act(Wᵢₕx + bᵢₕ + Wₕₕh + bₕₕ),  act = tanh or relu
+    LSTM:   i, f, g, o = σ(·), σ(·), tanh(·), σ(·)  of  Wᵢₕx + bᵢₕ + Wₕₕh + bₕₕ  (rows i|f|g|o)
+            c' = f⊙c + i⊙g,   h' = o⊙tanh(c')
+    GRU:    r, z = σ(Wᵢᵣx + bᵢᵣ + Wₕᵣh + bₕᵣ), σ(Wᵢ𝓏x + bᵢ𝓏 + Wₕ𝓏h + bₕ𝓏)   (rows r|z|n)
+            n = tanh(Wᵢₙx + bᵢₙ + r⊙(Wₕₙh + bₕₙ)),   h' = (1-z)⊙n + z⊙h
+
+Tricks that keep it fast in NumPy: σ(a) = ½·tanh(a/2) + ½, with the ½ folded into the
+weights, so one ``tanh`` call serves all LSTM gates; the LSTM gates are reordered
+internally to (i, f, o, g) so the sigmoid gates are one contiguous block; the ¼ of
+σ' = ¼(1 - tanh²(a/2)) is folded into the backward weights.
+
+Variable lengths: ``lengths`` (one per sequence, sorted in decreasing order) makes
+step t work on the first ``batch_sizes[t]`` rows only, as PyTorch's packed sequences do.
+Padded steps output zeros and leave the states alone; final states are taken at each
+sequence's last valid step (the first step, for the reverse direction).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _backend as B
+from ..autograd import Function, once_differentiable
+from ..tensor import Tensor
+
+W = Tensor._wrap
+
+_MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+# --- weight preparation: PyTorch layout -> internal layout ------------------------------------
+
+def _cat_rows(xp, blocks):
+    return xp.concatenate(blocks, axis=0)
+
+
+class _Weights:
+    """One direction's weights in the kernel's layout (forward and backward variants).
+
+    ``wih`` (G, I) and ``bias`` (G,) produce the input projection; ``whhT`` (H, G) the
+    recurrence; ``wih_b`` / ``whh_b`` are what backward multiplies the gate gradients by.
+    """
+
+    __slots__ = ("wih", "bias", "whhT", "bhn", "wih_b", "whh_b")
+
+    def __init__(self, mode, w_ih, w_hh, b_ih, b_hh):
+        xp = B.xp_of(w_ih)
+        dt = w_ih.dtype
+        H = w_hh.shape[1]
+        half = dt.type(0.5)
+        nb = b_ih is None
+        self.bhn = None
+        if mode == "GRU":
+            r, z, n = (slice(k * H, (k + 1) * H) for k in range(3))
+            wih = _cat_rows(xp, [w_ih[n], w_ih[r], w_ih[z]])  # internal order n | r | z
+            sc = xp.ones((3 * H, 1), dt)
+            sc[H:] = half
+            self.wih = wih * sc
+            sch = xp.ones((3 * H, 1), dt)
+            sch[:2 * H] = half
+            self.whhT = (w_hh * sch).T  # PyTorch's order r | z | n
+            if nb:
+                self.bias = None
+            else:
+                b = _cat_rows(xp, [b_ih[n], b_ih[r] + b_hh[r], b_ih[z] + b_hh[z]])
+                self.bias = b * sc[:, 0]
+                self.bhn = b_hh[n]
+            self.wih_b = wih
+            self.whh_b = w_hh
+        else:
+            self.wih = w_ih
+            self.whhT = w_hh.T
+            self.bias = None if nb else b_ih + b_hh
+            self.wih_b = w_ih
+            self.whh_b = w_hh
+
+
+def _unpermute_grads(mode, H, dwih_int, dwhh_int, db_int, dbhn):
+    """Internal-layout gradients -> PyTorch's (w_ih, w_hh, b_ih, b_hh) gradients."""
+    if mode == "GRU":
+        n, r, z = (slice(k * H, (k + 1) * H) for k in range(3))
+        dwih = None if dwih_int is None else \
+            _cat_rows(B.xp_of(dwih_int), [dwih_int[r], dwih_int[z], dwih_int[n]])
+        if db_int is None:
+            return dwih, dwhh_int, None, None
+        xp = B.xp_of(db_int)
+        dbih = _cat_rows(xp, [db_int[r], db_int[z], db_int[n]])
+        dbhh = _cat_rows(xp, [db_int[r], db_int[z], dbhn])
+        return dwih, dwhh_int, dbih, dbhh
+    return dwih_int, dwhh_int, db_int, db_int
+
+
+# --- one direction, forward --------------------------------------------------------------------
+
+def _prev_h(y, h0, t, T, reverse, bs, b):
+    """h_{t-1} for the active rows (the next step's output for the reverse direction)."""
+    if reverse:
+        if t == T - 1:
+            return h0[:b]
+        if bs is not None and bs[t + 1] < b:  # rows starting here begin from h0
+            r0 = bs[t + 1]
+            y[t + 1, r0:b] = h0[r0:b]
+        return y[t + 1, :b]
+    return h0[:b] if t == 0 else y[t - 1, :b]
+
+
+def _unfill(y, t, T, reverse, bs, b):
+    """Undo _prev_h's borrowing of padded output rows (they must stay zero)."""
+    if reverse and bs is not None and t < T - 1 and bs[t + 1] < b:
+        y[t + 1, bs[t + 1]:b] = 0
+
+
+def _elman_fwd(mode, xw, w, h0, y, bs, reverse):
+    T, Bn, H = xw.shape
+    tmp = np.empty((Bn, H), xw.dtype)
+    bias = w.bias
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        b = Bn if bs is None else bs[t]
+        hp = _prev_h(y, h0, t, T, reverse, bs, b)
+        a = xw[t, :b]
+        np.matmul(hp, w.whhT, out=tmp[:b])
+        a += tmp[:b]
+        if bias is not None:
+            a += bias
+        _unfill(y, t, T, reverse, bs, b)
+        if mode == "RNN_TANH":
+            np.tanh(a, out=y[t, :b])
+        else:
+            np.maximum(a, 0, out=y[t, :b])
+    return {}
+
+
+def _gru_fwd(xw, w, h0, y, bs, reverse, train):
+    T, Bn, G = xw.shape
+    H = G // 3
+    dt = xw.dtype
+    half = dt.type(0.5)
+    gh = np.empty((Bn, G), dt)
+    tmp = np.empty((Bn, H), dt)
+    bias, bhn = w.bias, w.bhn
+    if train:
+        S = np.empty((T, Bn, 2 * H), dt)
+        GHN = np.empty((T, Bn, H), dt)
+        DHN = np.empty((T, Bn, H), dt)
+    else:
+        s_buf = np.empty((Bn, 2 * H), dt)
+        dhn_buf = np.empty((Bn, H), dt)
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        b = Bn if bs is None else bs[t]
+        hp = _prev_h(y, h0, t, T, reverse, bs, b)
+        a = xw[t, :b]  # internal columns n | r | z
+        g = gh[:b]  # columns r | z | n
+        np.matmul(hp, w.whhT, out=g)
+        if bias is not None:
+            a += bias
+        ghn = g[:, 2 * H:]
+        if bhn is not None:
+            ghn += bhn
+        rz = a[:, H:]
+        rz += g[:, :2 * H]
+        np.tanh(rz, out=rz)
+        s = S[t, :b] if train else s_buf[:b]
+        np.multiply(rz, half, out=s)
+        s += half  # r | z
+        n = a[:, :H]
+        np.multiply(s[:, :H], ghn, out=tmp[:b])
+        n += tmp[:b]
+        np.tanh(n, out=n)
+        if train:
+            GHN[t, :b] = ghn
+        d = DHN[t, :b] if train else dhn_buf[:b]
+        np.subtract(hp, n, out=d)  # h - n
+        _unfill(y, t, T, reverse, bs, b)
+        np.multiply(s[:, H:], d, out=tmp[:b])
+        np.add(n, tmp[:b], out=y[t, :b])  # h' = n + z⊙(h - n)
+    if train:
+        return {"S": S, "GHN": GHN, "DHN": DHN}
+    return {}
+
+
+# --- one direction, backward -------------------------------------------------------------------
+
+def _elman_bwd(mode, y, dy, dh, dG, w, bs, reverse):
+    T, Bn, H = dG.shape
+    one = dG.dtype.type(1)
+    for t in (range(T) if reverse else range(T - 1, -1, -1)):
+        b = Bn if bs is None else bs[t]
+        dhb = dh[:b]
+        dhb += dy[t, :b]
+        hb = y[t, :b]
+        dg = dG[t, :b]
+        if mode == "RNN_TANH":
+            np.multiply(hb, hb, out=dg)
+            np.subtract(one, dg, out=dg)
+            dg *= dhb  # (1 - h²) ∂h
+        else:
+            np.greater(hb, 0, out=dg, casting="unsafe")
+            dg *= dhb  # [h > 0] ∂h
+        np.matmul(dg, w.whh_b, out=dhb)
+
+
+def _gru_bwd(sv, xw, dy, dh, dG, w, bs, reverse):
+    T, Bn, G4 = dG.shape
+    H = G4 // 4
+    H2, H3 = 2 * H, 3 * H
+    dt = dG.dtype
+    one = dt.type(1)
+    S, GHN, DHN = sv["S"], sv["GHN"], sv["DHN"]
+    dz_h = np.empty((Bn, H), dt)
+    t2 = np.empty((Bn, H2), dt)
+    for t in (range(T) if reverse else range(T - 1, -1, -1)):
+        b = Bn if bs is None else bs[t]
+        dhb = dh[:b]
+        dhb += dy[t, :b]
+        s, n = S[t, :b], xw[t, :b, :H]
+        dg = dG[t, :b]  # columns ∂n_pre | ∂r_pre | ∂z_pre | ∂(Wₕₙh + bₕₙ)
+        np.multiply(dhb, DHN[t, :b], out=dg[:, H2:H3])  # ∂z = ∂h ⊙ (h - n)
+        zd = dz_h[:b]
+        np.multiply(dhb, s[:, H:], out=zd)  # ∂h ⊙ z: the direct path to h_prev
+        dn = dg[:, :H]
+        np.subtract(dhb, zd, out=dn)  # ∂n = ∂h ⊙ (1 - z)
+        x2 = t2[:b, :H]
+        np.multiply(n, n, out=x2)
+        np.subtract(one, x2, out=x2)
+        dn *= x2  # through tanh
+        np.multiply(dn, GHN[t, :b], out=dg[:, H:H2])  # ∂r = ∂n_pre ⊙ (Wₕₙh + bₕₙ)
+        np.multiply(dn, s[:, :H], out=dg[:, H3:])  # ∂(Wₕₙh + bₕₙ) = ∂n_pre ⊙ r
+        x2 = t2[:b]
+        np.multiply(s, s, out=x2)
+        np.subtract(s, x2, out=x2)
+        dg[:, H:H3] *= x2  # σ' = σ(1 - σ)
+        np.matmul(dg[:, H:], w.whh_b, out=dhb)
+        dhb += zd
+
+
+# --- the Function ------------------------------------------------------------------------------
+
+def _batch_sizes(lengths, T):
+    """batch_sizes[t] = number of sequences longer than t (lengths sorted decreasing)."""
+    return [int(v) for v in (np.asarray(lengths)[None, :] > np.arange(T)[:, None]).sum(1)]
+
+
+class Recurrent(Function):
+    """One Elman-RNN or GRU layer (``mode`` RNN_TANH, RNN_RELU or GRU), one or two directions.
+
+    Positional inputs: ``x`` (T, B, I) or (B, T, I) with ``batch_first``, ``h0`` (D, B, H)
+    or None, then per direction ``w_ih, w_hh, b_ih, b_hh`` (biases may be None).
+    Outputs: ``y`` (T, B, D·H) (or (B, T, D·H)) and ``h_n`` (D, B, H).
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, *weights, mode, batch_first=False, lengths=None):
+        xd = x.data
+        xp = B.xp_of(xd)
+        dt = xd.dtype
+        D = len(weights) // 4
+        ws = [[None if t is None else t.data for t in weights[4 * d:4 * d + 4]] for d in range(D)]
+        H = ws[0][1].shape[1]
+        Bn, T, I = xd.shape if batch_first else (xd.shape[1], xd.shape[0], xd.shape[2])
+        train = any(ctx.needs_input_grad)
+        bs = None if lengths is None else _batch_sizes(lengths, T)
+        h0d = xp.zeros((D, Bn, H), dt) if h0 is None else h0.data
+        y = (xp.empty if bs is None else xp.zeros)((T, Bn, D * H), dt)
+        if xd.flags.c_contiguous:  # project in the input's own layout: no copy of x
+            x2 = xd.reshape(-1, I)
+        else:
+            x2 = xd.transpose(1, 0, 2) if batch_first else xd
+            x2 = xp.ascontiguousarray(x2).reshape(-1, I)  # time-major rows
+        hn = xp.empty((D, Bn, H), dt)
+        saved = []
+        for d in range(D):
+            w = _Weights(mode, *ws[d])
+            xw = x2 @ w.wih.T  # one GEMM for every time step's input projection
+            if xd.flags.c_contiguous and batch_first:
+                xw_t = xw.reshape(Bn, T, -1).transpose(1, 0, 2)
+            else:
+                xw_t = xw.reshape(T, Bn, -1)
+            yd = y[:, :, d * H:(d + 1) * H]
+            rev = d == 1
+            if mode == "GRU":
+                sv = _gru_fwd(xw_t, w, h0d[d], yd, bs, rev, train)
+            else:
+                sv = _elman_fwd(mode, xw_t, w, h0d[d], yd, bs, rev)
+            # final state: the last valid step (the first step for the reverse direction)
+            if rev or bs is None:
+                hn[d] = yd[0] if rev else yd[T - 1]
+            else:
+                hn[d] = yd[np.asarray(lengths) - 1, np.arange(Bn)]
+            saved.append((w, xw_t, sv))
+        if train:
+            ctx.mode, ctx.bs, ctx.lengths, ctx.batch_first = mode, bs, lengths, batch_first
+            ctx.x, ctx.h0, ctx.y, ctx.dirs, ctx.H = xd, h0d, y, saved, H
+            ctx.has_bias = weights[2] is not None
+        return (y.transpose(1, 0, 2) if batch_first else y), hn
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gy, ghn):
+        mode, bs, H, y, x = ctx.mode, ctx.bs, ctx.H, ctx.y, ctx.x
+        xp = B.xp_of(y)
+        dt = y.dtype
+        T, Bn = y.shape[:2]
+        gyd = gy.data
+        dy_t = gyd.transpose(1, 0, 2) if ctx.batch_first else gyd
+        D = len(ctx.dirs)
+        needs = ctx.needs_input_grad
+        gru = mode == "GRU"
+        Gs = 4 * H if gru else H  # GRU keeps one extra column block, ∂(Wₕₙh + bₕₙ)
+        alloc = xp.empty if bs is None else xp.zeros
+        gx = None
+        gh0 = xp.empty((D, Bn, H), dt)
+        wgrads = []
+        xt = None
+        for d, (w, xw_t, sv) in enumerate(ctx.dirs):
+            rev = d == 1
+            dG = alloc((T, Bn, Gs), dt)
+            dh = ghn.data[d].copy()
+            dyd = dy_t[:, :, d * H:(d + 1) * H]
+            yd = y[:, :, d * H:(d + 1) * H]
+            if gru:
+                _gru_bwd(sv, xw_t, dyd, dh, dG, w, bs, rev)
+            else:
+                _elman_bwd(mode, yd, dyd, dh, dG, w, bs, rev)
+            gh0[d] = dh
+            dG2 = dG.reshape(T * Bn, Gs)
+            dGx = dG2[:, :3 * H] if gru else dG2  # columns that multiply x
+            dGh = dG2[:, H:] if gru else dG2  # columns that multiply h
+            if needs[0]:  # ∂X = ∂G Wᵢₕ (one GEMM over every step)
+                g = (dGx @ w.wih_b).reshape(T, Bn, -1)
+                if gx is None:
+                    gx = g
+                else:
+                    gx += g
+            i0 = 2 + 4 * d
+            dwih = dwhh = db = dbhn = None
+            if needs[i0]:  # ∂Wᵢₕ = ∂Gᵀ X
+                if xt is None:
+                    xt = x.transpose(1, 0, 2) if ctx.batch_first else x
+                    xt = xp.ascontiguousarray(xt).reshape(T * Bn, -1)
+                dwih = dGx.T @ xt
+            if needs[i0 + 1]:
+                dwhh = _dw_hh(dGh, yd, ctx.h0[d], rev, ctx.lengths)
+            if ctx.has_bias and (needs[i0 + 2] or needs[i0 + 3]):
+                db = dGx.sum(0)
+                if gru:
+                    dbhn = dG2[:, 3 * H:].sum(0)
+            wgrads.extend(_unpermute_grads(mode, H, dwih, dwhh, db, dbhn))
+        if gx is not None and ctx.batch_first:
+            gx = gx.transpose(1, 0, 2)
+        return (gx if needs[0] else None, gh0 if needs[1] else None, *wgrads)
+
+
+def _dw_hh(dGh, yd, h0, rev, lengths):
+    """∂Wₕₕ = Σₜ ∂Gₜᵀ h_{t-1}: h_{t-1} is the neighbouring output step, or h0 at the start."""
+    T, Bn, H = yd.shape
+    Gh = dGh.shape[1]
+    dGh3 = dGh.reshape(T, Bn, Gh)
+    if rev:
+        dwhh = dGh3[:-1].reshape(-1, Gh).T @ yd[1:].reshape(-1, H)
+        first = dGh3[T - 1] if lengths is None else dGh3[np.asarray(lengths) - 1, np.arange(Bn)]
+    else:
+        dwhh = dGh3[1:].reshape(-1, Gh).T @ yd[:-1].reshape(-1, H)
+        first = dGh3[0]
+    dwhh += first.T @ h0
+    return dwhh
+
+
+# --- LSTM: input and recurrence in one GEMM per step ----------------------------------------------
+#
+# Each direction keeps a buffer Z of T+1 slots, slot k = [x | h | 1] (B, I+H+1): the input
+# of a step, the state it reads and a column of ones for the bias. Step t multiplies its
+# slot by Wᵀ = [Wᵢₕ | Wₕₕ | b]ᵀ (one GEMM: no separate input projection to add) and writes
+# h_t into the h-part of the next slot. The outputs are then a strided view of Z, the
+# weight gradient is ONE GEMM ∂Gᵀ Z = [∂Wᵢₕ | ∂Wₕₕ | ∂b], and backward's per-step GEMM
+# ∂Gₜ [Wᵢₕ | Wₕₕ] yields ∂xₜ and ∂h_{t-1} together.
+
+def _slots(t, rev):
+    """(slot read by step t, slot its output h_t goes to)."""
+    return (t + 1, t) if rev else (t, t + 1)
+
+
+class _LSTMWeights:
+    """One direction's weights, gates reordered to i|f|o|g (sigmoid gates contiguous).
+
+    ``wT`` (I+H[+1], 4H) is the forward operand with the sigmoid rows halved (σ(a) =
+    ½ tanh(a/2) + ½); ``wb`` (4H, I+H) the backward one with them quartered (σ' = ¼(1 -
+    tanh²(a/2))), so neither factor costs an elementwise pass.
+    """
+
+    __slots__ = ("wT", "wb", "H")
+
+    def __init__(self, w_ih, w_hh, b_ih, b_hh):
+        xp = B.xp_of(w_ih)
+        dt = w_ih.dtype
+        H = w_hh.shape[1]
+        blocks = [w_ih, w_hh] + ([] if b_ih is None else [(b_ih + b_hh)[:, None]])
+        w = xp.concatenate(blocks, axis=1)
+        w = xp.concatenate([w[:2 * H], w[3 * H:], w[2 * H:3 * H]], axis=0)  # i f g o -> i f o g
+        sc = xp.ones((4 * H, 1), dt)
+        sc[:3 * H] = 0.5
+        self.wT = xp.ascontiguousarray((w * sc).T)
+        sc[:3 * H] = 0.25
+        self.wb = w[:, :w_ih.shape[1] + H] * sc
+        self.H = H
+
+
+def _lstm_fwd(Z, w, c0, bs, rev, train):
+    """Run one direction over Z (see above); returns (gates R, tanh(c) TC, cells C) or c_n."""
+    T1, Bn, K = Z.shape
+    T = T1 - 1
+    H = w.H
+    I = K - H - (w.wT.shape[0] - w.wb.shape[1])
+    hs = slice(I, I + H)
+    H3 = 3 * H
+    dt = Z.dtype
+    half = dt.type(0.5)
+    s_buf = np.empty((Bn, H3), dt)
+    ig = np.empty((Bn, H), dt)
+    if train:
+        R = np.empty((T, Bn, 4 * H), dt)
+        TC = np.empty((T, Bn, H), dt)
+        C = np.empty((T + 1, Bn, H), dt)
+        C[T if rev else 0] = c0
+    else:
+        r_buf = np.empty((Bn, 4 * H), dt)
+        tc_buf = np.empty((Bn, H), dt)
+        c_run = c0.copy()
+    h0 = Z[T if rev else 0, :, hs].copy() if (rev and bs is not None) else None
+    for t in (range(T - 1, -1, -1) if rev else range(T)):
+        b = Bn if bs is None else bs[t]
+        p, q = _slots(t, rev)
+        r0 = bs[t + 1] if (h0 is not None and t < T - 1) else b
+        if r0 < b:  # reverse direction: these rows start here, from h0 (and c0)
+            Z[p, r0:b, hs] = h0[r0:b]
+            if train:
+                C[p, r0:b] = c0[r0:b]
+        a = R[t, :b] if train else r_buf[:b]
+        np.matmul(Z[p, :b], w.wT, out=a)  # [x | h | 1] [Wᵢₕ | Wₕₕ | b]ᵀ
+        if r0 < b:
+            Z[p, r0:b, hs] = 0  # padded outputs stay zero
+        np.tanh(a, out=a)  # all gates at once (sigmoid ones at a/2: weights pre-halved)
+        s = s_buf[:b]
+        np.multiply(a[:, :H3], half, out=s)
+        s += half  # i | f | o = ½ tanh + ½
+        if train:
+            tc, cp, cn = TC[t, :b], C[p, :b], C[q, :b]
+        else:
+            tc = tc_buf[:b]
+            cp = cn = c_run[:b]
+        np.multiply(s[:, :H], a[:, H3:], out=ig[:b])  # i⊙g
+        np.multiply(s[:, H:2 * H], cp, out=cn)  # f⊙c
+        cn += ig[:b]
+        np.tanh(cn, out=tc)
+        np.multiply(s[:, 2 * H:], tc, out=Z[q, :b, hs])  # h = o⊙tanh(c)
+    return (R, TC, C) if train else c_run
+
+
+def _lstm_bwd(Z, R, TC, C, w, dy, dh_n, dc, bs, rev):
+    """Back-propagate one direction through time; returns ∂G (T, B, 4H) and DXH = [∂x | ∂h]."""
+    T, Bn, G = R.shape
+    H = G // 4
+    H2, H3 = 2 * H, 3 * H
+    I = w.wb.shape[1] - H
+    dt = R.dtype
+    one, half = dt.type(1), dt.type(0.5)
+    alloc = np.empty if bs is None else np.zeros
+    dG = alloc((T, Bn, G), dt)
+    DXH = alloc((T + 1, Bn, I + H), dt)  # slot p(t) = [∂x_t | ∂h of the state step t read]
+    DXH[0 if rev else T, :, I:] = dh_n
+    s_buf = np.empty((Bn, H3), dt)
+    t1 = np.empty((Bn, H), dt)
+    t2 = np.empty((Bn, H), dt)
+    D = np.empty((Bn, G), dt)
+    for t in (range(T) if rev else range(T - 1, -1, -1)):
+        b = Bn if bs is None else bs[t]
+        p, q = _slots(t, rev)
+        dhb = DXH[q, :b, I:]
+        if not rev and bs is not None and t < T - 1 and bs[t + 1] < b:
+            dhb[bs[t + 1]:] = dh_n[bs[t + 1]:b]  # rows whose last step is t
+        dhb += dy[t, :b]
+        a, tc, cp, dcb = R[t, :b], TC[t, :b], C[p, :b], dc[:b]
+        s = s_buf[:b]
+        np.multiply(a[:, :H3], half, out=s)
+        s += half
+        dg = dG[t, :b]
+        x1, x2 = t1[:b], t2[:b]
+        np.multiply(dhb, tc, out=dg[:, H2:H3])  # ∂o = ∂h ⊙ tanh(c)
+        np.multiply(tc, tc, out=x2)
+        np.subtract(one, x2, out=x2)
+        np.multiply(dhb, s[:, H2:], out=x1)
+        x1 *= x2
+        dcb += x1  # ∂c += ∂h ⊙ o ⊙ (1 - tanh²c)
+        np.multiply(dcb, a[:, H3:], out=dg[:, :H])  # ∂i = ∂c ⊙ g
+        np.multiply(dcb, cp, out=dg[:, H:H2])  # ∂f = ∂c ⊙ c_prev
+        np.multiply(dcb, s[:, :H], out=dg[:, H3:])  # ∂g = ∂c ⊙ i
+        d = D[:b]
+        np.multiply(a, a, out=d)
+        np.subtract(one, d, out=d)
+        dg *= d  # through tanh; σ's ¼ lives in the weights
+        dcb *= s[:, H:H2]  # ∂c_prev = ∂c ⊙ f
+        np.matmul(dg, w.wb, out=DXH[p, :b])  # [∂x_t | ∂h_prev] = ∂G [Wᵢₕ | Wₕₕ]
+    return dG, DXH
+
+
+def _lstm_unpermute(a, H):
+    """Rows i|f|o|g (internal) -> i|f|g|o (PyTorch)."""
+    return np.concatenate([a[:2 * H], a[3 * H:], a[2 * H:3 * H]], axis=0)
+
+
+class LSTMLayer(Function):
+    """One LSTM layer, one or two directions, over a whole sequence.
+
+    Positional inputs: ``x`` (T, B, I) or (B, T, I) with ``batch_first``; ``h0``, ``c0``
+    (D, B, H) or None; then per direction ``w_ih, w_hh, b_ih, b_hh`` (biases may be None).
+    Outputs: ``y`` (T, B, D·H) (or (B, T, D·H)), ``h_n`` and ``c_n`` (D, B, H).
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, *weights, batch_first=False, lengths=None):
+        xd = x.data
+        dt = xd.dtype
+        D = len(weights) // 4
+        ws = [[None if t is None else t.data for t in weights[4 * d:4 * d + 4]] for d in range(D)]
+        H = ws[0][1].shape[1]
+        has_bias = ws[0][2] is not None
+        Bn, T, I = xd.shape if batch_first else (xd.shape[1], xd.shape[0], xd.shape[2])
+        xt = xd.transpose(1, 0, 2) if batch_first else xd  # time-major view
+        train = any(ctx.needs_input_grad)
+        bs = None if lengths is None else _batch_sizes(lengths, T)
+        h0d = np.zeros((D, Bn, H), dt) if h0 is None else h0.data
+        c0d = np.zeros((D, Bn, H), dt) if c0 is None else c0.data
+        K = I + H + has_bias
+        hs = slice(I, I + H)
+        hn = np.empty((D, Bn, H), dt)
+        cn = np.empty((D, Bn, H), dt)
+        ys, saved = [], []
+        for d in range(D):
+            rev = d == 1
+            w = _LSTMWeights(*ws[d])
+            Z = (np.empty if bs is None else np.zeros)((T + 1, Bn, K), dt)
+            if rev:
+                Z[1:, :, :I] = xt
+                Z[0, :, :I] = 0
+            else:
+                Z[:T, :, :I] = xt
+                Z[T, :, :I] = 0
+            if has_bias:
+                Z[:, :, I + H] = 1
+            Z[T if rev else 0, :, hs] = h0d[d]
+            res = _lstm_fwd(Z, w, c0d[d], bs, rev, train)
+            y = Z[:T, :, hs] if rev else Z[1:, :, hs]
+            ys.append(y)
+            # final states: the last valid step (the first step for the reverse direction)
+            if rev:
+                hn[d] = y[0]
+            elif bs is None:
+                hn[d] = y[T - 1]
+            else:
+                hn[d] = y[np.asarray(lengths) - 1, np.arange(Bn)]
+            if not train:
+                cn[d] = res
+            else:
+                C = res[2]
+                if rev:
+                    cn[d] = C[0]
+                elif bs is None:
+                    cn[d] = C[T]
+                else:
+                    cn[d] = C[np.asarray(lengths), np.arange(Bn)]
+                saved.append((w, Z, res))
+        y = ys[0] if D == 1 else np.concatenate(ys, axis=2)
+        if train:
+            ctx.bs, ctx.lengths, ctx.batch_first, ctx.dirs = bs, lengths, batch_first, saved
+            ctx.h0, ctx.I, ctx.H, ctx.has_bias = h0d, I, H, has_bias
+        return (y.transpose(1, 0, 2) if batch_first else y), hn, cn
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gy, ghn, gcn):
+        bs, I, H = ctx.bs, ctx.I, ctx.H
+        needs = ctx.needs_input_grad
+        gyd = gy.data
+        dy_t = gyd.transpose(1, 0, 2) if ctx.batch_first else gyd
+        D = len(ctx.dirs)
+        T, Bn = dy_t.shape[:2]
+        dt = dy_t.dtype
+        q = dt.type(0.25)
+        gx = None
+        gh0 = np.empty((D, Bn, H), dt)
+        gc0 = np.empty((D, Bn, H), dt)
+        wgrads = []
+        for d, (w, Z, (R, TC, C)) in enumerate(ctx.dirs):
+            rev = d == 1
+            dc = gcn.data[d].copy()
+            dG, DXH = _lstm_bwd(Z, R, TC, C, w, dy_t[:, :, d * H:(d + 1) * H], ghn.data[d], dc,
+                                bs, rev)
+            gc0[d] = dc
+            if rev and bs is not None:  # each row's backward ends at its own first step
+                gh0[d] = DXH[np.asarray(ctx.lengths), np.arange(Bn), I:]
+            else:
+                gh0[d] = DXH[T if rev else 0, :, I:]
+            if needs[0]:
+                g = DXH[1:, :, :I] if rev else DXH[:T, :, :I]
+                gx = g if gx is None else gx + g
+            i0 = 3 + 4 * d
+            if not any(needs[i0:i0 + 4]):
+                wgrads.extend([None] * 4)
+                continue
+            # [∂Wᵢₕ | ∂Wₕₕ | ∂b] = ∂Gᵀ [x | h_prev | 1]: one GEMM over every step
+            Zp = Z[1:] if rev else Z[:T]
+            dW = dG.reshape(T * Bn, -1).T @ Zp.reshape(T * Bn, -1)
+            if rev and bs is not None:  # rows starting before T-1 read h0, not the zeroed slot
+                late = np.flatnonzero(np.asarray(ctx.lengths) < T)
+                first = dG[np.asarray(ctx.lengths)[late] - 1, late]
+                dW[:, I:I + H] += first.T @ ctx.h0[d][late]
+            dW[:3 * H] *= q  # σ' = ¼ (1 - tanh²(a/2))
+            dW = _lstm_unpermute(dW, H)
+            db = dW[:, I + H] if ctx.has_bias else None
+            wgrads.extend([dW[:, :I], dW[:, I:I + H], db, db])
+        if gx is not None and ctx.batch_first:
+            gx = gx.transpose(1, 0, 2)
+        return (gx if needs[0] else None, gh0 if needs[1] else None, gc0 if needs[2] else None,
+                *wgrads)
+
+
+# --- checked entry points ----------------------------------------------------------------------
+
+def _check_lengths(lengths, T, Bn, name):
+    lens = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths).astype(np.int64)
+    if lens.shape != (Bn,):
+        raise ValueError(f"{name}: lengths must have one entry per sequence, shape ({Bn},), got "
+                         f"shape {tuple(lens.shape)}")
+    if Bn and (lens.min() < 1 or lens.max() > T):
+        raise ValueError(f"{name}: lengths must be in [1, {T}] (the padded length), got "
+                         f"min {int(lens.min())}, max {int(lens.max())}")
+    return lens
+
+
+def recurrent_layer(mode: str, x: Tensor, h0: Tensor | None, c0: Tensor | None, weights,
+                    batch_first: bool = False, lengths=None) -> tuple:
+    """Run one layer of ``mode`` over a sequence (both directions when 8 weights are given).
+
+    ``lengths`` (one per sequence, any order) turns on the variable-length path; the
+    batch is sorted internally so that each step works on a prefix of the rows.
+    """
+    if mode not in _MODES:
+        raise ValueError(f"recurrent_layer: mode must be one of {_MODES}, got {mode!r}")
+    lstm = mode == "LSTM"
+    states = (h0, c0) if lstm else (h0,)
+
+    def call(x, states, lens):
+        if lstm:
+            return LSTMLayer.apply(x, *states, *weights, batch_first=batch_first, lengths=lens)
+        return Recurrent.apply(x, *states, *weights, mode=mode, batch_first=batch_first,
+                               lengths=lens)
+
+    if lengths is None:
+        return call(x, states, None)
+    T, Bn = (x.shape[1], x.shape[0]) if batch_first else (x.shape[0], x.shape[1])
+    lens = _check_lengths(lengths, T, Bn, mode)
+    order = np.argsort(-lens, kind="stable")
+    if np.array_equal(order, np.arange(Bn)):
+        return call(x, states, lens)
+    from .shape import index_select
+
+    idx = W(order)
+    inv = W(np.argsort(order))
+    bdim = 0 if batch_first else 1
+    states = tuple(None if s is None else index_select(s, 1, idx) for s in states)
+    outs = call(index_select(x, bdim, idx), states, lens[order])
+    return (index_select(outs[0], bdim, inv),) + tuple(index_select(o, 1, inv) for o in outs[1:])
