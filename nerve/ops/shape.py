@@ -489,12 +489,20 @@ def _scatter_add_rows(xp, n_rows: int, idx, values, width: int):
     return out
 
 
+def _index(a, key):
+    """``a[key]``, always an array: a scalar result becomes a 0-d view (so writes go through)."""
+    out = a[key]
+    if not isinstance(out, np.ndarray) and hasattr(a, "ndim"):
+        out = a[(key if isinstance(key, tuple) else (key,)) + (Ellipsis,)]
+    return out
+
+
 class GetItem(Function):
     @staticmethod
     def forward(ctx, x, key):
         ctx.key = key
         ctx.in_shape = x.data.shape
-        return x.data[key]
+        return _index(x.data, key)
 
     @staticmethod
     def backward(ctx, g):
@@ -544,7 +552,7 @@ def getitem(x: Tensor, key) -> Tensor:
                          f"shape {tuple(x.shape)}")
     try:
         if not x.requires_grad:
-            return W(x.data[key])
+            return W(_index(x.data, key))
         if isinstance(key, tuple) and any(isinstance(k, np.ndarray) and k.dtype == np.bool_
                                           for k in key) or (isinstance(key, np.ndarray)
                                                             and key.dtype == np.bool_):
