@@ -9,7 +9,10 @@ repeat the previous output) at padded steps.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ... import ops
+from ...ops.rnn import recurrent_layer
 from ...tensor import Tensor
 from .. import activations as A
 from .. import initializers as I
@@ -71,6 +74,9 @@ class _RNN(Layer):
                              f"{tuple(x.shape)}")
         if training and self.dropout:
             x = ops.dropout(x, self.dropout, True)
+        fused = self._fused(x, mask, initial_state)
+        if fused is not None:
+            return fused
         b, t = x.shape[0], x.shape[1]
         proj = ops.matmul(x, self.kernel)  # all time steps in one product
         if self.use_bias:
@@ -99,6 +105,40 @@ class _RNN(Layer):
             return mask
         return None
 
+    # --- the fused kernel (nerve.ops.rnn) for the standard activations -------------------
+    fused_mode = None  # set by subclasses whose activations the fused kernel implements
+
+    def _torch_weights(self):  # pragma: no cover - per subclass
+        raise NotImplementedError
+
+    def _fused(self, x, mask, initial_state):
+        mode = self.fused_mode
+        if mode is None or initial_state is not None:
+            return None
+        lengths = None
+        if mask is not None:
+            m = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
+            lengths = m.sum(1)
+            prefix = np.arange(m.shape[1])[None, :] < lengths[:, None]
+            if not np.array_equal(m, prefix) or lengths.min() < 1:
+                return None  # not right-padded: the step-by-step path handles it
+        if self.go_backwards:
+            if lengths is not None:
+                return None
+            x = x.flip(1)
+        outs = recurrent_layer(mode, x, None, None, self._torch_weights(), batch_first=True,
+                               lengths=lengths)
+        seq, finals = outs[0], [f[0] for f in outs[1:]]
+        if self.return_sequences:
+            result = seq
+        elif lengths is None:
+            result = finals[0]
+        else:
+            result = finals[0]
+        if self.return_state:
+            return [result] + finals
+        return result
+
     def _initial_states(self, b, x, initial_state):
         if initial_state is not None:
             return list(initial_state) if isinstance(initial_state, (list, tuple)) else \
@@ -126,6 +166,12 @@ class SimpleRNN(_RNN):
 
     def __init__(self, units, activation="tanh", **kwargs) -> None:
         super().__init__(units, activation=activation, **kwargs)
+        name = getattr(self.activation, "__name__", "")
+        self.fused_mode = {"tanh": "RNN_TANH", "relu": "RNN_RELU"}.get(name)
+
+    def _torch_weights(self):
+        b = self.bias if self.use_bias else None
+        return [self.kernel.t(), self.recurrent_kernel.t(), b, _zeros_like(b)]
 
     def step(self, xp, states):
         h = self.activation(xp + ops.matmul(states[0], self.recurrent_kernel))
@@ -143,6 +189,12 @@ class LSTM(_RNN):
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation,
                          **kwargs)
         self.unit_forget_bias = unit_forget_bias
+        if _names(self) == ("tanh", "sigmoid"):
+            self.fused_mode = "LSTM"
+
+    def _torch_weights(self):
+        b = self.bias if self.use_bias else None
+        return [self.kernel.t(), self.recurrent_kernel.t(), b, _zeros_like(b)]
 
     def _bias_init(self):
         if not self.unit_forget_bias:
@@ -181,6 +233,19 @@ class GRU(_RNN):
                                       "(reset_after=True) is")
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation,
                          **kwargs)
+        if _names(self) == ("tanh", "sigmoid"):
+            self.fused_mode = "GRU"
+
+    def _torch_weights(self):
+        # Keras gates (z, r, h) -> PyTorch's (r, z, n); same candidate formula (reset_after)
+        u = self.units
+
+        def reorder(w):
+            return ops.cat([w[..., u:2 * u], w[..., :u], w[..., 2 * u:]], -1)
+
+        bi = reorder(self.bias[0]) if self.use_bias else None
+        bh = reorder(self.bias[1]) if self.use_bias else None
+        return [reorder(self.kernel).t(), reorder(self.recurrent_kernel).t(), bi, bh]
 
     def _bias_shape(self) -> tuple:
         return (2, 3 * self.units)
@@ -199,6 +264,15 @@ class GRU(_RNN):
         hh = self.activation(xp[:, 2 * u:] + r * hr[:, 2 * u:])
         h = z * h + (1.0 - z) * hh
         return h, [h]
+
+
+def _names(layer) -> tuple:
+    return (getattr(layer.activation, "__name__", ""),
+            getattr(layer.recurrent_activation, "__name__", ""))
+
+
+def _zeros_like(b):
+    return None if b is None else Tensor._wrap(b.xp.zeros(b.data.shape, dtype=b.data.dtype))
 
 
 class Bidirectional(Layer):
