@@ -85,7 +85,8 @@ class Node:
         self.outputs = outputs  # nested structure of KerasTensors
 
     def input_tensors(self) -> list:
-        return [t for t in flatten(self.inputs) if isinstance(t, KerasTensor)]
+        items = flatten(self.inputs) + flatten(list(self.args)) + flatten(self.kwargs)
+        return [t for t in items if isinstance(t, KerasTensor)]
 
 
 def flatten(struct) -> list:
@@ -299,7 +300,8 @@ class Layer(Module):
         return name in cache
 
     def __call__(self, inputs, *args, **kwargs):
-        if is_symbolic(inputs):
+        if is_symbolic(inputs) or (args and is_symbolic(list(args))) or (
+                kwargs and is_symbolic(kwargs)):
             return self._symbolic_call(inputs, *args, **kwargs)
         inputs = map_structure(lambda v: as_tensor(v) if isinstance(v, np.ndarray) else v, inputs)
         training = kwargs.pop("training", None)
@@ -335,19 +337,22 @@ class Layer(Module):
     def _symbolic_call(self, inputs, *args, **kwargs):
         kwargs.pop("training", None)
         # dry run on a small zero batch to learn output shapes (no graph, inference mode)
+        def dummies(struct):
+            return map_structure(lambda t: _dummy(t) if isinstance(t, KerasTensor) else t, struct)
+
         with no_grad():
-            dummy = map_structure(lambda t: _dummy(t) if isinstance(t, KerasTensor) else t,
-                                  inputs)
             prev = self.training
             self.train(False)
             try:
-                out = self.__call__(dummy, *args, **kwargs)
+                out = self.__call__(dummies(inputs), *dummies(list(args)), **dummies(kwargs))
             finally:
                 self.train(prev)
             self._clear_activity_losses()
         node = Node(self, inputs, args, kwargs, None)
 
-        def to_kt(o, counter=[0]):  # noqa: B006
+        counter = [0]
+
+        def to_kt(o):
             if not isinstance(o, Tensor):
                 return o
             kt = KerasTensor((None,) + tuple(o.shape[1:]), str(o.data.dtype), self, node,

@@ -107,13 +107,15 @@ class Model(Trainer, Layer):
             v = v if isinstance(v, Tensor) else Tensor._wrap(v)
             _check_input(self.name, kt, v)
             values[id(kt)] = v
+        def real(struct):
+            return map_structure(lambda t: values[id(t)] if isinstance(t, KerasTensor) else t,
+                                 struct)
+
         for node in self._nodes:
-            args_in = map_structure(
-                lambda t: values[id(t)] if isinstance(t, KerasTensor) else t, node.inputs)
-            kw = dict(node.kwargs)
+            kw = real(dict(node.kwargs))
             if training is not None:
                 kw["training"] = training
-            out = node.layer(args_in, *node.args, **kw)
+            out = node.layer(real(node.inputs), *real(list(node.args)), **kw)
             for kt, o in zip(flatten(node.outputs), flatten(out)):
                 values[id(kt)] = o
         return map_structure(lambda t: values[id(t)], self._nested_outputs)

@@ -57,8 +57,14 @@ def functional_config(model) -> dict:
             if id(node) not in {id(n) for n in model._nodes}:
                 entry["inbound_nodes"].append(None)
                 continue
-            entry["inbound_nodes"].append(map_structure(
-                lambda t: {"ref": ref(t)} if isinstance(t, KerasTensor) else t, node.inputs))
+            def as_ref(struct):
+                return map_structure(
+                    lambda t: {"ref": ref(t)} if isinstance(t, KerasTensor) else t, struct)
+
+            item = as_ref(node.inputs)
+            if node.args or node.kwargs:
+                item = {"__call__": [item, as_ref(list(node.args)), as_ref(dict(node.kwargs))]}
+            entry["inbound_nodes"].append(item)
         layers.append(entry)
     return {"class_name": "Functional", "config": {
         "name": model.name, "layers": layers,
@@ -137,8 +143,11 @@ def model_from_config(config: dict, custom_objects=None):
                     if not all((r[0], r[1]) in outputs for r in refs):
                         ok = False
                         break
-                    args = _resolve_refs(inb, outputs)
-                    outputs[(entry["name"], i)] = flatten(lay(args))
+                    if isinstance(inb, dict) and "__call__" in inb:
+                        a, pos, kw = _resolve_refs(inb["__call__"], outputs)
+                        outputs[(entry["name"], i)] = flatten(lay(a, *pos, **kw))
+                    else:
+                        outputs[(entry["name"], i)] = flatten(lay(_resolve_refs(inb, outputs)))
                 if ok:
                     remaining.remove(entry)
                     progress = True

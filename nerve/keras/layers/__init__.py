@@ -1,5 +1,6 @@
 """Keras layers (channels-last, Keras initialisers and defaults)."""
 from ..engine import Input, InputLayer, Layer
+from .attention import MultiHeadAttention
 from .conv import (
                    AveragePooling1D,
                    AveragePooling2D,
