@@ -289,3 +289,21 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noq
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
     return _nll_loss(input, target, weight, ignore_index, reduction)
+
+# --- convolution, pooling, normalisation, embedding and attention kernels -----------------
+from ..ops.attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402,F401
+from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402,F401
+from ..ops.embedding import embedding  # noqa: E402,F401
+from ..ops.layernorm import layer_norm  # noqa: E402,F401
+from ..ops.norm import batch_norm  # noqa: E402,F401
+from ..ops.pool import (  # noqa: E402,F401
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
+from ..ops.upsample import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: E402,F401
