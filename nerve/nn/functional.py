@@ -307,3 +307,11 @@ from ..ops.pool import (  # noqa: E402,F401
     max_pool2d,
 )
 from ..ops.upsample import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: E402,F401
+
+__all__ += [
+    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d",
+    "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "batch_norm", "layer_norm", "embedding",
+    "scaled_dot_product_attention", "multi_head_attention_forward", "interpolate", "upsample",
+    "upsample_nearest", "upsample_bilinear"
+]
