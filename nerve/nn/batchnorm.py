@@ -27,7 +27,7 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device=None,
-                 dtype=None) -> None:
+                 dtype=None, *, bias: bool = True) -> None:
         super().__init__()
         self.num_features = num_features
         self.eps = eps
@@ -38,7 +38,10 @@ class _BatchNorm(Module):
         dt = B.as_np_dtype(dtype)
         if affine:
             self.weight = Parameter(xp.empty((num_features,), dtype=dt))
-            self.bias = Parameter(xp.empty((num_features,), dtype=dt))
+            if bias:
+                self.bias = Parameter(xp.empty((num_features,), dtype=dt))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -64,7 +67,8 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _check_input_dim(self, x: Tensor) -> None:
         if x.ndim not in self._dims:
@@ -95,7 +99,8 @@ class _BatchNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -107,6 +112,7 @@ class BatchNorm1d(_BatchNorm):
         momentum: weight of the new batch in the running estimates (0.1); None for a
             cumulative average.
         affine: learn γ (ones) and β (zeros).
+        bias: with ``affine``, whether β is learned (keyword-only, default True).
         track_running_stats: keep running estimates (else batch statistics in eval too).
     """
 

@@ -33,8 +33,10 @@ import numpy as np
 from ..autograd import Function, once_differentiable
 from ..tensor import Tensor
 
-_CHUNK_BYTES = 1 << 22  # target size of one chunk's im2col buffer (fits in L2/L3)
+_CHUNK_BYTES = 1 << 20  # target size of one chunk's im2col buffer (stays in cache)
 _CM_MIN_K = 64  # weight gradient: channel-major GEMM from this many rows of cols on
+_CM_FWD = True
+_CM_DX = True
 
 _LAYOUTS = {"channels_first": False, "nchw": False, "ncl": False, "ncw": False,
             "channels_last": True, "nhwc": True, "nlc": True, "nwc": True}
@@ -342,8 +344,28 @@ def _gemm_fwd(cols, wm, yc, gm: _Geom) -> None:
         xp.matmul(wm, cols, out=yc.reshape(m, g, og, gm.ho * gm.wo))
 
 
-def conv_forward_array(x, w, b, gm: _Geom):
-    """y = conv(x, w) + b on arrays (the forward kernel)."""
+def _forward_cm(x, wm, y, gm: _Geom, m: int, ones: bool, relu: bool) -> None:
+    """channels-first forward, one GEMM per chunk: Y (G, Og, m·P) = W · cols (G, K, m·P)."""
+    xp = _xp(x)
+    og, p = gm.o // gm.g, gm.ho * gm.wo
+    ke = (gm.c // gm.g) * gm.kh * gm.kw + ones
+    store = xp.empty(gm.g * ke * m * p, dtype=y.dtype)
+    ystore = xp.empty(gm.o * m * p, dtype=y.dtype)
+    pad = _pad_buffer(xp, gm, m, y.dtype) if gm.padded else None
+    for n0 in range(0, gm.n, m):
+        xc = x[n0:n0 + m]
+        mm = xc.shape[0]
+        ycm = ystore[:gm.o * mm * p].reshape(gm.g, og, mm * p)
+        xp.matmul(wm, _cols_cm(xp, gm, xc, store, pad, ones), out=ycm)
+        if relu:
+            xp.maximum(ycm, 0, out=ycm)
+        xp.copyto(y[n0:n0 + mm].reshape(mm, gm.g, og, p),
+                  ycm.reshape(gm.g, og, mm, p).transpose(2, 0, 1, 3))
+
+
+def conv_forward_array(x, w, b, gm: _Geom, relu: bool = False):
+    """y = conv(x, w) + b on arrays (the forward kernel); ``relu`` clamps each chunk while
+    it is still in cache."""
     xp = _xp(x)
     y = xp.empty(gm.y_shape(), dtype=w.dtype)
     if gm.n == 0:
@@ -351,10 +373,15 @@ def conv_forward_array(x, w, b, gm: _Geom):
     wm = _wmat(w, b, gm)
     kg = (gm.c // gm.g) * gm.kh * gm.kw
     m = _chunk(gm, gm.g * (kg + 1), w.dtype.itemsize)
+    if not gm.cl and _CM_FWD:
+        _forward_cm(x, wm, y, gm, m, b is not None, relu)
+        return y
     make = _Cols(xp, gm, m, w.dtype, ones=b is not None)
     for n0 in range(0, gm.n, m):
-        xc = x[n0:n0 + m]
-        _gemm_fwd(make(xc), wm, y[n0:n0 + m], gm)
+        yc = y[n0:n0 + m]
+        _gemm_fwd(make(x[n0:n0 + m]), wm, yc, gm)
+        if relu:
+            xp.maximum(yc, 0, out=yc)
     return y
 
 
@@ -381,41 +408,109 @@ def _col2im_add(dcols, dxp, gm: _Geom) -> None:
 
 
 def _input_grad_flat(g, w, gm: _Geom, dx) -> None:
-    """dx for stride-1 channels-first convs: GEMM, then one sum over a tap-aligned view.
+    """dx for stride-1 convs: GEMMs, then one sum over a tap-aligned view (no col2im loop).
 
-    Each image's plane is handled flat: over the padded width Wp, output position
-    (y, x) sits at y·Wp + x and tap (i, j) shifts it by off = i·dh·Wp + j·dw. With g
-    zero-extended to the full width (Ho × Wp), dcols = Wᵀ g holds, for every tap, a
-    contiguous row that belongs ``off`` elements further on in dx. A strided view that
-    steps back ``off`` per tap lines all kh·kw rows up with dx, so col2im is a single
-    ``sum`` over the two tap axes (each row read once, dx written once) instead of kh·kw
-    read-modify-write passes over strided slabs. Margins of zeros around every row keep
-    the shifted reads inside it.
+    Planes are handled flat: over the padded width Wp, output position (y, x) sits at
+    y·Wp + x and tap (i, j) moves it to y·Wp + x + off, off = i·dh·Wp + j·dw. With g
+    zero-extended to that grid, the GEMM gives every tap a contiguous run that belongs
+    ``off`` positions further on in dx. A strided view that steps back ``off`` per tap
+    lines all kh·kw runs up with dx, so col2im is a single ``sum`` over the two tap axes
+    (each value read once, dx written once) instead of kh·kw read-modify-write passes
+    over strided slabs. Zero margins keep the shifted reads inside the buffer.
+
+    channels-first: per image, dcols = Wᵀ g is (G, Cg·kh·kw, Ho·Wp), one row per tap and
+    channel. channels-last (groups=1): the chunk's images are flattened together into
+    (m·Hp·Wp, C) and each tap gets its own GEMM g · W_tap, so its run of (position,
+    channel) values is contiguous (an interleaved (·, kh·kw·C) output would leave runs
+    of only C values for the sum).
     """
     xp = _xp(g)
     cg, og = gm.c // gm.g, gm.o // gm.g
     kg = cg * gm.kh * gm.kw
+    kk = gm.kh * gm.kw
     hp, wp = gm.hp, gm.wp
-    ln = gm.ho * wp
+    it = w.dtype.itemsize
     margin = (gm.kh - 1) * gm.dh * wp + (gm.kw - 1) * gm.dw
+    if gm.cl:
+        plane = hp * wp
+        m = _chunk(gm, kg * plane // (gm.ho * gm.wo), it)
+        mp = margin + m * plane
+        buf = xp.zeros((kk, mp, cg), dtype=w.dtype)
+        gp = xp.zeros((m, hp, wp, og), dtype=w.dtype)
+        wt = xp.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(kk, og, cg)  # tap, O, C
+        dxp = xp.empty((m, hp, wp, cg), dtype=w.dtype) if gm.padded else None
+        for n0 in range(0, gm.n, m):
+            gc = g[n0:n0 + m]
+            mm = gc.shape[0]
+            rows = mm * plane
+            gp[:mm, :gm.ho, :gm.wo] = gc
+            xp.matmul(gp[:mm].reshape(rows, og), wt, out=buf[:, margin:margin + rows])
+            # v[i, j, q, c] = run of tap (i, j) at flat position q - off(i, j)
+            v = _as_strided(xp, buf[0, margin:], (gm.kh, gm.kw, rows, cg),
+                            ((gm.kw * mp - gm.dh * wp) * cg * it, (mp - gm.dw) * cg * it,
+                             cg * it, it))
+            if dxp is None:
+                xp.sum(v, axis=(0, 1), out=dx[n0:n0 + mm].reshape(rows, cg))
+            else:
+                xp.sum(v, axis=(0, 1), out=dxp[:mm].reshape(rows, cg))
+                dx[n0:n0 + mm] = dxp[:mm, gm.pt:gm.pt + gm.h, gm.pl:gm.pl + gm.w]
+        return
+    if _CM_DX:
+        _input_grad_flat_cm(g, w, gm, dx)
+        return
+    ln = gm.ho * wp
     lp = margin + hp * wp
-    m = _chunk(gm, gm.g * kg * lp // ln, w.dtype.itemsize)
+    m = _chunk(gm, gm.g * kg * lp // ln, it)
     buf = xp.zeros((m, gm.g, kg, lp), dtype=w.dtype)
     gp = xp.zeros((m, gm.g, og, gm.ho, wp), dtype=w.dtype)
     wt = w.reshape(gm.g, og, kg).transpose(0, 2, 1)
-    it = buf.itemsize
-    kk = gm.kh * gm.kw
+    start = margin + gm.pt * wp + gm.pl  # where dx[0, 0] sits in a row of dcols
     for n0 in range(0, gm.n, m):
         gc = g[n0:n0 + m]
         mm = gc.shape[0]
         gp[:mm, :, :, :, :gm.wo] = gc.reshape(mm, gm.g, og, gm.ho, gm.wo)
         xp.matmul(wt, gp[:mm].reshape(mm, gm.g, og, ln), out=buf[:mm, :, :, margin:margin + ln])
         # v[n, g, c, i, j, r, q] = dcols[n, g, (c, i, j), r·Wp + q - off(i, j)]
-        start = buf[:mm, :, :, margin + gm.pt * wp + gm.pl:]
-        v = _as_strided(xp, start, (mm, gm.g, cg, gm.kh, gm.kw, gm.h, gm.w),
+        v = _as_strided(xp, buf[:mm, :, :, start:], (mm, gm.g, cg, gm.kh, gm.kw, gm.h, gm.w),
                         (gm.g * kg * lp * it, kg * lp * it, kk * lp * it,
                          (gm.kw * lp - gm.dh * wp) * it, (lp - gm.dw) * it, wp * it, it))
         xp.sum(v, axis=(3, 4), out=dx[n0:n0 + mm].reshape(mm, gm.g, cg, gm.h, gm.w))
+
+
+def _input_grad_flat_cm(g, w, gm: _Geom, dx) -> None:
+    """channels-first stride-1 dx with one GEMM per chunk (channel-major, images end to end).
+
+    The chunk's images are laid end to end on the padded grid (image n, position (y, x)
+    at n·Hp·Wp + y·Wp + x), so dcols (G, Cg·kh·kw, m·Hp·Wp) = Wᵀ · g_grid is one GEMM
+    and the tap-aligned view of :func:`_input_grad_flat` spans the whole chunk.
+    """
+    xp = _xp(g)
+    cg, og = gm.c // gm.g, gm.o // gm.g
+    kg = cg * gm.kh * gm.kw
+    kk = gm.kh * gm.kw
+    hp, wp = gm.hp, gm.wp
+    it = w.dtype.itemsize
+    plane = hp * wp
+    margin = (gm.kh - 1) * gm.dh * wp + (gm.kw - 1) * gm.dw
+    m = _chunk(gm, gm.g * kg * plane // (gm.ho * gm.wo), it)
+    lb = margin + m * plane
+    buf = xp.zeros((gm.g, kg, lb), dtype=w.dtype)
+    gp = xp.zeros((gm.g, og, m, hp, wp), dtype=w.dtype)
+    wt = w.reshape(gm.g, og, kg).transpose(0, 2, 1)
+    start = margin + gm.pt * wp + gm.pl
+    for n0 in range(0, gm.n, m):
+        gc = g[n0:n0 + m]
+        mm = gc.shape[0]
+        gp[:, :, :mm, :gm.ho, :gm.wo] = gc.reshape(mm, gm.g, og, gm.ho, gm.wo).transpose(
+            1, 2, 0, 3, 4)
+        xp.matmul(wt, gp[:, :, :mm].reshape(gm.g, og, mm * plane),
+                  out=buf[:, :, margin:margin + mm * plane])
+        # v[g, c, i, j, n, r, q] = dcols[g, (c, i, j), n·Hp·Wp + r·Wp + q - off(i, j)]
+        v = _as_strided(xp, buf[:, :, start:], (gm.g, cg, gm.kh, gm.kw, mm, gm.h, gm.w),
+                        (kg * lb * it, kk * lb * it, (gm.kw * lb - gm.dh * wp) * it,
+                         (lb - gm.dw) * it, plane * it, wp * it, it))
+        out = dx[n0:n0 + mm].reshape(mm, gm.g, cg, gm.h, gm.w).transpose(1, 2, 0, 3, 4)
+        xp.sum(v, axis=(2, 3), out=out)
 
 
 def conv_input_grad_array(g, w, gm: _Geom, bias=None):
@@ -428,7 +523,7 @@ def conv_input_grad_array(g, w, gm: _Geom, bias=None):
     badd = None
     if bias is not None:
         badd = bias.reshape(1, 1, 1, -1) if gm.cl else bias.reshape(1, -1, 1, 1)
-    if not gm.cl and gm.sh == gm.sw == 1:
+    if gm.sh == gm.sw == 1 and (gm.g == 1 or not gm.cl):
         _input_grad_flat(g, w, gm, dx)
         if badd is not None:
             dx += badd
@@ -572,20 +667,23 @@ class ConvNd(Function):
     """Fused convolution (forward: im2col + GEMM; backward: GEMMs + col2im)."""
 
     @staticmethod
-    def forward(ctx, x, w, b, gm, nd):
+    def forward(ctx, x, w, b, gm, nd, relu=False):
         ctx.save_for_backward(x, w)
         ctx.gm, ctx.nd = gm, nd
         y = conv_forward_array(_lift(x.data, gm, nd), _w2d(w.data, nd),
-                               None if b is None else b.data, gm)
+                               None if b is None else b.data, gm, relu)
+        ctx.y = y if relu else None
         return _drop(y, nd, gm.cl)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, g):  # dx = col2im(Wᵀg), dW = g·colsᵀ, db = Σg
+    def backward(ctx, g):  # dx = col2im(Wᵀg), dW = g·colsᵀ, db = Σg  (g masked by y > 0)
         x, w = ctx.saved_tensors
         gm, nd = ctx.gm, ctx.nd
         nx, nw, nb = ctx.needs_input_grad[:3]
         g2 = _lift(g.data, gm, nd)
+        if ctx.y is not None:
+            g2 = g2 * (ctx.y > 0)
         w2 = _w2d(w.data, nd)
         dx = _drop(conv_input_grad_array(g2, w2, gm), nd, gm.cl) if nx else None
         dw = db = None
@@ -594,7 +692,7 @@ class ConvNd(Function):
                                             w.data.dtype, need_w=nw, need_b=nb)
             if dw is not None:
                 dw = dw.reshape(w.data.shape)
-        return dx, dw, db, None, None
+        return dx, dw, db, None, None, None
 
 
 class ConvTransposeNd(Function):
@@ -629,17 +727,19 @@ class ConvTransposeNd(Function):
 
 # --- public functions -------------------------------------------------------------------
 
-def _conv(fn, nd, x, weight, bias, stride, padding, dilation, groups, data_format):
+def _conv(fn, nd, x, weight, bias, stride, padding, dilation, groups, data_format, activation):
     cl = _channels_last(data_format, fn)
+    if activation not in (None, "linear", "relu"):
+        raise ValueError(f"{fn}: activation must be None or 'relu' (fused), got {activation!r}")
     x = _check_float(x, weight, bias, fn)
     gm = _geometry(fn, x.data.shape, weight.data.shape, stride, padding, dilation, groups, cl,
                    nd, bias=bias)
-    return ConvNd.apply(x, weight, bias, gm, nd)
+    return ConvNd.apply(x, weight, bias, gm, nd, activation == "relu")
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
            padding=0, dilation=1, groups: int = 1,
-           data_format: str = "channels_first") -> Tensor:
+           data_format: str = "channels_first", activation: str | None = None) -> Tensor:
     """2-D convolution (cross-correlation, as in PyTorch) over (N, C, H, W) or (N, H, W, C).
 
     Args:
@@ -652,23 +752,25 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
             TensorFlow does; PyTorch allows 'same' only with stride 1, where both agree).
         groups: split the channels into this many independent convolutions
             (``groups = C_in = C_out`` is a depthwise convolution).
+        activation: ``'relu'`` fuses max(·, 0) into the kernel (nerve extension, used by
+            Keras-style layers): no separate pass over the output, forward or backward.
 
     Returns (N, C_out, H_out, W_out) with H_out = ⌊(H + pt + pb - dh·(kh-1) - 1)/sh⌋ + 1.
     """
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups,
-                 data_format)
+                 data_format, activation)
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
            padding=0, dilation=1, groups: int = 1,
-           data_format: str = "channels_first") -> Tensor:
+           data_format: str = "channels_first", activation: str | None = None) -> Tensor:
     """1-D convolution over (N, C, L) or (N, L, C); weight (C_out, C_in/groups, k).
 
     Same arguments as :func:`conv2d` with one spatial dimension (it runs the 2-D kernel
     on a unit-height view, without copying).
     """
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups,
-                 data_format)
+                 data_format, activation)
 
 
 def _conv_t(fn, nd, x, weight, bias, stride, padding, output_padding, groups, dilation,

@@ -2,8 +2,8 @@
 
 The gradient of the table is ``∂W[v] = Σ_{i: ids[i] = v} ∂out[i]`` — a scatter-add. Instead
 of ``np.add.at`` (14.6 ms for 12,800 rows into 10000x128, see PERF_NOTES), the rows of the
-output gradient are put in id order by one stable argsort and summed per id with one
-``np.add.reduceat`` (a segment sum); the result is a dense (V, E) gradient. Rows at
+output gradient are put in id order by one stable argsort and summed per id (a segment
+sum, see ``_segment_sum_rows``); the result is a dense (V, E) gradient. Rows at
 ``padding_idx`` get no gradient.
 """
 from __future__ import annotations
@@ -16,25 +16,54 @@ from ..tensor import Tensor
 W = Tensor._wrap
 
 
+_ROUNDS = 8  # ids seen at most this often are summed round by round, the rest by reduceat
+
+
 def _segment_sum_rows(g, ids, n_rows: int):
     """out[v] = Σ_{i: ids.flat[i] = v} g[i] for a (ids.shape + (E,)) gradient ``g``.
 
-    ``g`` may be a strided view (e.g. a time-major gradient seen batch-first): rows are
-    gathered straight from it in sorted order, so no contiguous copy is made first.
+    One stable argsort groups equal ids into segments. A segment's k-th row is added in
+    round k (each round a gather and a scatter with distinct ids), so the short segments
+    of a typical batch cost a few vectorised rounds; segments longer than ``_ROUNDS``
+    (padding, very frequent words) are summed with ``np.add.reduceat``, whose cost is per
+    segment (≈2 µs each: too slow for thousands of short ones). ``g`` may be a strided
+    view (a time-major gradient seen batch-first): rows are gathered straight from it.
     """
     E = g.shape[-1]
     out = np.zeros((n_rows, E), dtype=g.dtype)
     flat = ids.reshape(-1)
-    if flat.size == 0:
+    n = flat.size
+    if n == 0:
         return out
+    if g.flags.c_contiguous or ids.ndim == 1:
+        g2 = g.reshape(-1, E)
+
+        def rows(pos):
+            return g2[pos]
+    else:
+        def rows(pos):
+            return g[np.unravel_index(pos, ids.shape)]
     order = np.argsort(flat, kind="stable")
     sid = flat[order]
-    starts = np.flatnonzero(np.concatenate(([True], sid[1:] != sid[:-1])))
-    if g.flags.c_contiguous or ids.ndim == 1:
-        rows = g.reshape(-1, E)[order]
-    else:  # gather from the strided view with one multi-index
-        rows = g[np.unravel_index(order, ids.shape)]
-    out[sid[starts]] = np.add.reduceat(rows, starts, axis=0)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(sid[1:], sid[:-1], out=new[1:])
+    start = np.flatnonzero(new)
+    count = np.diff(np.append(start, n))
+    uid = sid[start]
+    heavy = count > _ROUNDS
+    if heavy.any():  # long segments: one reduceat over their (contiguous, sorted) rows
+        hs, hc = start[heavy], count[heavy]
+        pos = np.concatenate([order[s:s + c] for s, c in zip(hs, hc)])
+        offs = np.concatenate(([0], np.cumsum(hc)[:-1]))
+        out[uid[heavy]] = np.add.reduceat(rows(pos), offs, axis=0)
+        light = ~heavy
+        start, count, uid = start[light], count[light], uid[light]
+    if start.size:
+        out[uid] = rows(order[start])  # round 0: the first row of every segment
+        for k in range(1, int(count.max())):
+            m = count > k
+            out[uid[m]] += rows(order[start[m] + k])
     return out
 
 

@@ -170,6 +170,22 @@ def test_conv2d_random_shapes(n, c, o, h, w, k, s, p, d, last):
     _run(conv2d, TF.conv2d, x, wt, b, last, stride=s, padding=p, dilation=d)
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fused_relu(channels_last):
+    rng = np.random.default_rng(0)
+    x, w, b = _data(rng, (2, 3, 7, 6), (4, 3, 3, 3), True)
+
+    def ref(x, w, b, **kw):
+        return torch.relu(TF.conv2d(x, w, b, **kw))
+
+    _run(lambda *a, **kw: conv2d(*a, activation="relu", **kw), ref, x, w, b, channels_last,
+         padding=1)
+    x1, w1, b1 = _data(rng, (2, 3, 9), (4, 3, 3), True)
+    _run(lambda *a, **kw: conv1d(*a, activation="relu", **kw),
+         lambda x, w, b, **kw: torch.relu(TF.conv1d(x, w, b, **kw)), x1, w1, b1, channels_last,
+         stride=2)
+
+
 def test_float64_stays_float64():
     rng = np.random.default_rng(0)
     x, w, b = _data(rng, (2, 3, 6, 6), (4, 3, 3, 3), True)
@@ -254,3 +270,5 @@ def test_errors():
         conv_transpose2d(nerve.ones(1, 4, 3, 3), w, stride=2, output_padding=2)
     with pytest.raises(RuntimeError, match="bias"):
         conv2d(nerve.ones(1, 3, 8, 8), w, nerve.ones(3))
+    with pytest.raises(ValueError, match="activation"):
+        conv2d(nerve.ones(1, 3, 8, 8), w, activation="tanh")
