@@ -71,7 +71,7 @@ class cuda:  # noqa: N801  (mirrors torch.cuda)
         return 1 if _backend.cuda_is_available() else 0
 
     @staticmethod
-    def manual_seed(seed: int) -> None:
+    def manual_seed(seed_value: int) -> None:
         pass
 
     manual_seed_all = manual_seed
@@ -93,3 +93,12 @@ def __getattr__(name):
 
         return getattr(io, name)
     raise AttributeError(f"module 'nerve' has no attribute {name!r}")
+
+
+# Under an MPI launcher (mpiexec, srun) join the job right away, so that an uncaught
+# exception in any rank aborts the whole job instead of leaving the others waiting in
+# a collective. Without a launcher this imports nothing more (no mpi4py).
+from .distributed import env as _dist_env  # noqa: E402
+
+if _dist_env.launched():
+    _dist_env.init()

@@ -44,6 +44,10 @@ from .sync_batchnorm import convert_sync_batchnorm
 
 __all__ = ["DistributedDataParallel", "DistributedOptimizer", "broadcast_module"]
 
+# number of gradient synchronisations so far (DDP's or DistributedOptimizer's): a DDP
+# whose last backward came after the last of them warns that nothing averaged it
+_SYNCS = [0]
+
 _TORCH_ONLY = ("device_ids", "output_device", "dim", "process_group", "find_unused_parameters",
                "check_reduction", "gradient_as_bucket_view", "static_graph",
                "broadcast_buffers")
@@ -136,7 +140,7 @@ class DistributedDataParallel(Module):
         self.world_size = n
         self.bucketer = Bucketer(int(bucket_cap_mb * 2**20))
         self._buffer_bucketer = Bucketer(int(bucket_cap_mb * 2**20))
-        self._pending = False
+        self._grads_at = -1  # _SYNCS[0] when a backward last reached the parameters
         self._in_no_sync = False
         self._warned = False
         if n > 1:
@@ -148,10 +152,11 @@ class DistributedDataParallel(Module):
     # --- forward ------------------------------------------------------------------------
     def _on_grad(self, grad):
         if not self._in_no_sync:
-            self._pending = True
+            self._grads_at = _SYNCS[0]
 
     def forward(self, *args, **kwargs):
-        if self._pending and self.training and not self._in_no_sync and not self._warned:
+        if self._grads_at == _SYNCS[0] and self.training and not self._in_no_sync \
+                and not self._warned:
             self._warned = True
             warnings.warn("DistributedDataParallel: a backward pass ran and the gradients were "
                           "not averaged over the ranks before this forward pass; wrap the "
@@ -177,7 +182,7 @@ class DistributedDataParallel(Module):
         """Replace each parameter's ``.grad`` by its mean over the ranks (bucketed); with
         ``sync_batchnorm=False`` also average the floating-point buffers. Every rank must
         call it the same number of times."""
-        self._pending = False
+        _SYNCS[0] += 1
         if self.world_size == 1:
             return
         params = [p for p in self.module.parameters() if p.requires_grad]
@@ -221,6 +226,7 @@ class _ParamSync:
         self.bucketer = Bucketer(cap_bytes)
 
     def __call__(self) -> None:
+        _SYNCS[0] += 1
         if world_size() == 1:
             return
         params = [p for g in self.optimizer.param_groups for p in g["params"]]

@@ -51,6 +51,16 @@ def launched() -> bool:
     return any(v in os.environ for v in _LAUNCH_VARS)
 
 
+def _env_size() -> int | None:
+    """The job size the launcher announced, if it did."""
+    for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE", "SLURM_STEP_NUM_TASKS"):
+        try:
+            return int(os.environ[v])
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
 def is_available() -> bool:
     """True when mpi4py can be imported (imports nothing when it cannot be found)."""
     import importlib.util
@@ -77,6 +87,9 @@ def init(install_abort_handler: bool = True) -> None:
     try:
         from mpi4py import MPI
     except ImportError as e:  # launched by mpiexec, so running alone would be silently wrong
+        if _env_size() == 1:  # e.g. a plain `srun -n 1`: a job of one needs no MPI
+            _State.initialized = True
+            return
         raise ImportError("nerve.distributed: this process was started by an MPI launcher "
                           "but mpi4py is not installed; install it with "
                           "`pip install 'nerve[mpi]'` (mpi4py + the mpich wheel), or set "

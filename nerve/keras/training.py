@@ -183,6 +183,10 @@ class Trainer:
                             {id(t) for t in self._train_weights}]
         self.compiled = True
         self.loss = loss
+        from .. import distributed  # cheap and inert (no mpi4py import) unless under mpiexec
+
+        if distributed.launched():
+            distributed.keras_data_parallel(self)
 
     def _output_names(self) -> list:
         outs = getattr(self, "outputs", None) or [None]

@@ -139,6 +139,11 @@ def test_launched_but_no_mpi4py_is_a_clear_error():
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=60)
     assert "ERR" in proc.stdout and "pip install 'nerve[mpi]'" in proc.stdout, proc
+    env["PMI_SIZE"] = "1"  # a launched job of one (plain `srun -n 1`) needs no MPI
+    code1 = code.replace("d.rank()", "assert d.world_size() == 1; print('ALONE')")
+    proc = subprocess.run([sys.executable, "-c", code1], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert "ALONE" in proc.stdout, proc
 
 
 def test_launch_detection(monkeypatch):
