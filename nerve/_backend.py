@@ -110,7 +110,8 @@ class device:  # noqa: N801  (mirrors torch.device)
         self.index = index
 
     def __repr__(self) -> str:
-        return f"device(type='{self.type}'" + (f", index={self.index})" if self.index is not None else ")")
+        idx = f", index={self.index})" if self.index is not None else ")"
+        return f"device(type='{self.type}'" + idx
 
     def __str__(self) -> str:
         return self.type if self.index is None else f"{self.type}:{self.index}"
