@@ -253,13 +253,14 @@ def main() -> None:
     save_curves({k: results[k][0]["history"] for k in kinds}, args.out)
 
     print("\nRMSE on the test folds (predictions clipped to [1, 5])")
-    print(f"{'model':<16}{'u1':>8}{f'{len(splits)}-fold mean':>14}{'sd':>8}   epochs      time")
+    print(f"{'model':<16}{'u1':>8}{f'{len(splits)}-fold mean':>14}{'sd':>8}   "
+          f"{'epochs per fold':<17}time")
     for k in kinds:
         r = np.array([f["rmse"] for f in results[k]])
         ep = ",".join(str(f["epochs"]) for f in results[k])
         secs = sum(f["seconds"] for f in results[k])
         print(f"{CONFIGS[k]['name']:<16}{r[0]:8.4f}{r.mean():14.4f}{r.std():8.4f}   "
-              f"{ep:<11} {secs:.0f} s")
+              f"{ep:<17}{secs:.0f} s")
     best = min(kinds, key=lambda k: np.mean([f["rmse"] for f in results[k]]))
     mean = np.mean([f["rmse"] for f in results[best]])
     print(f"best: {CONFIGS[best]['name']}, mean RMSE {mean:.4f}; "

@@ -5,6 +5,7 @@ CuPy backend slots in by registering ``"cuda"`` here without touching the ops.
 """
 from __future__ import annotations
 
+import builtins
 import math
 import os
 
@@ -178,12 +179,12 @@ def threads() -> int:
 
         info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
         if info:
-            return int(info[0]["num_threads"])
+            return builtins.int(info[0]["num_threads"])
     except Exception:
         pass
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         if os.environ.get(var):
-            return int(os.environ[var])
+            return builtins.int(os.environ[var])
     return os.cpu_count() or 1
 
 

@@ -289,6 +289,15 @@ class Layer(Module):
             self.build(shapes if not isinstance(inputs, Tensor) else tuple(inputs.shape))
             self.built = True
 
+    autocast = True  # cast integer/bool inputs to the layer's float dtype (Embedding: False)
+
+    def _convert_input(self, v):
+        if isinstance(v, np.ndarray):
+            v = as_tensor(v)
+        if self.autocast and isinstance(v, Tensor) and v.data.dtype.kind in "iub":
+            v = v.to(np.dtype(self.dtype_policy))
+        return v
+
     @classmethod
     def _call_accepts(cls, name: str) -> bool:
         cache = cls.__dict__.get("_accepts_cache")
@@ -303,7 +312,7 @@ class Layer(Module):
         if is_symbolic(inputs) or (args and is_symbolic(list(args))) or (
                 kwargs and is_symbolic(kwargs)):
             return self._symbolic_call(inputs, *args, **kwargs)
-        inputs = map_structure(lambda v: as_tensor(v) if isinstance(v, np.ndarray) else v, inputs)
+        inputs = map_structure(self._convert_input, inputs)
         training = kwargs.pop("training", None)
         mask = kwargs.pop("mask", None)
         if mask is None:
@@ -430,6 +439,8 @@ def _unique(items: list) -> list:
 
 class InputLayer(Layer):
     """The source of a functional graph: ``Input(shape=(28, 28, 1))``."""
+
+    autocast = False
 
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, name=None,
                  input_shape=None, batch_shape=None, batch_input_shape=None, **kwargs) -> None:

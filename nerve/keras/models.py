@@ -15,6 +15,8 @@ from .training import Trainer
 class Model(Trainer, Layer):
     """``Model(inputs, outputs)`` (functional) or subclass with ``call`` (subclassing)."""
 
+    autocast = False  # a model passes inputs through; its layers cast what they need
+
     def __init__(self, *args, **kwargs) -> None:
         inputs = kwargs.pop("inputs", None)
         outputs = kwargs.pop("outputs", None)

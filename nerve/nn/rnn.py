@@ -97,6 +97,13 @@ class RNNBase(Module):
     def _flat_weights(self) -> list:
         return [getattr(self, n) for n in self._flat_weights_names]
 
+    @property
+    def all_weights(self) -> list:
+        """Per layer and direction, [weight_ih, weight_hh(, bias_ih, bias_hh)]."""
+        k = 4 if self.bias else 2
+        w = self._flat_weights
+        return [w[i:i + k] for i in range(0, len(w), k)]
+
     def flatten_parameters(self) -> None:
         """No-op (PyTorch compacts cuDNN weights here); kept for compatibility."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _backend as B
 from ..autograd import Function, _Mode
 from ..tensor import Tensor
 
@@ -30,7 +31,8 @@ def _segment_sum_rows(g, ids, n_rows: int):
     view (a time-major gradient seen batch-first): rows are gathered straight from it.
     """
     E = g.shape[-1]
-    out = np.zeros((n_rows, E), dtype=g.dtype)
+    xp = B.xp_of(g)
+    out = xp.zeros((n_rows, E), dtype=g.dtype)
     flat = ids.reshape(-1)
     n = flat.size
     if n == 0:
@@ -45,7 +47,7 @@ def _segment_sum_rows(g, ids, n_rows: int):
             return g[np.unravel_index(pos, ids.shape)]
     order = np.argsort(flat, kind="stable")
     sid = flat[order]
-    new = np.empty(n, dtype=bool)
+    new = xp.empty(n, dtype=bool)
     new[0] = True
     np.not_equal(sid[1:], sid[:-1], out=new[1:])
     start = np.flatnonzero(new)

@@ -44,14 +44,19 @@ class LayerNormFn(Function):
         x2 = xd.reshape(-1, d)
         xhat, rstd = _moments(x2, eps)
         xhat *= rstd
+        train = any(ctx.needs_input_grad)
         if weight is not None:
-            y = xhat * weight.data.reshape(-1)
+            # inference: scale x̂ in place (it is not kept for backward)
+            y = xhat * weight.data.reshape(-1) if train else \
+                np.multiply(xhat, weight.data.reshape(-1), out=xhat)
             if bias is not None:
                 y += bias.data.reshape(-1)
         elif bias is not None:
             y = xhat + bias.data.reshape(-1)
         else:
-            y = xhat.copy()
+            y = xhat.copy() if train else xhat
+        if not train:
+            return y.reshape(xd.shape)
         ctx.save_for_backward(x, weight)
         ctx.xhat, ctx.rstd, ctx.d, ctx.ns, ctx.eps = xhat, rstd, d, ns, eps
         return y.reshape(xd.shape)

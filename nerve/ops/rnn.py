@@ -1,13 +1,15 @@
 """Fused recurrent kernels: Elman RNN (tanh/relu), LSTM and GRU over a whole sequence.
 
-One :class:`Recurrent` Function runs one layer (one or both directions) over all time
-steps and back-propagates through time by hand:
+One Function runs one layer (one or both directions) over all time steps and
+back-propagates through time by hand, with one GEMM per step each way:
 
-- the input projection of every time step is ONE GEMM, ``X Wᵢₕᵀ`` over (T·B) rows;
-- each step does one GEMM for the recurrence, ``h_{t-1} Wₕₕᵀ``, then the gate arithmetic
-  on (B, gates) arrays that stay in cache;
-- backward mirrors it: one GEMM per step for ``∂h_{t-1}``, and after the loop one GEMM each
-  for ``∂X``, ``∂Wᵢₕ`` and ``∂Wₕₕ`` over all steps.
+- Elman RNN and GRU (:class:`Recurrent`): the input projection of every step is ONE GEMM,
+  ``X Wᵢₕᵀ`` over (T·B) rows; each step adds one GEMM ``h_{t-1} Wₕₕᵀ``; after the backward
+  loop, one GEMM each gives ``∂X``, ``∂Wᵢₕ`` and ``∂Wₕₕ`` over all steps.
+- LSTM (:class:`LSTMLayer`): each step multiplies ``[xₜ | h_{t-1} | 1]`` by
+  ``[Wᵢₕ | Wₕₕ | b]ᵀ`` — input, recurrence and bias in ONE GEMM, with no projection array
+  to add back step by step (measured faster); backward's per-step GEMM yields ``∂xₜ`` and
+  ``∂h_{t-1}`` together, and ``[∂Wᵢₕ | ∂Wₕₕ | ∂b]`` is one GEMM over all steps.
 
 Gate equations (PyTorch's, with its gate order and weight layout)::
 
@@ -46,8 +48,9 @@ GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 # Going back through time, ∂h and ∂c shrink geometrically; after ~100 steps they reach the
 # denormal range (< 1.2e-38 in float32), where every multiply takes a microcode assist
 # on Intel CPUs: one LSTM backward of 200 steps went from 0.16 s to 2 s. Entries of the
-# carried ∂h, ∂c below FLUSH[dtype] are set to zero at each step, so they vanish instead
-# of crawling through the denormals (and squaring them in Adam stays clear of them too).
+# carried ∂h, ∂c below FLUSH[dtype] are set to zero (every step, every 4th for the LSTM),
+# so they vanish instead of crawling through the denormals (and Adam, squaring the
+# gradients, stays clear of them too).
 # In float32 that is 2⁻⁵⁰ ≈ 8.9e-16, far below any gradient that moves a weight (Adam's
 # ε is 1e-8); in float64 the bound only guards against denormals.
 
@@ -57,17 +60,18 @@ FLUSH = {np.dtype(np.float32): 2.0 ** -50, np.dtype(np.float64): 2.0 ** -900}
 class _Flush:
     """Zero the entries of small arrays whose magnitude is below the dtype's bound."""
 
-    def __init__(self, shape, dt):
+    def __init__(self, shape, dt, xp=np):
         self.thr = dt.type(FLUSH.get(np.dtype(dt), 0.0))
-        self.tmp = np.empty(shape, dt)
-        self.mask = np.empty(shape, bool)
+        self.tmp = xp.empty(shape, dt)
+        self.mask = xp.empty(shape, bool)
+        self.xp = xp
 
     def __call__(self, a):
         n = a.shape[0]
         t, m = self.tmp[:n], self.mask[:n]
-        np.abs(a, out=t)
-        np.less(t, self.thr, out=m)
-        np.copyto(a, 0, where=m)
+        self.xp.abs(a, out=t)
+        self.xp.less(t, self.thr, out=m)
+        self.xp.copyto(a, 0, where=m)
 
 
 # --- weight preparation: PyTorch layout -> internal layout ------------------------------------
@@ -153,8 +157,9 @@ def _unfill(y, t, T, reverse, bs, b):
 
 
 def _elman_fwd(mode, xw, w, h0, y, bs, reverse):
+    xp = B.xp_of(xw)
     T, Bn, H = xw.shape
-    tmp = np.empty((Bn, H), xw.dtype)
+    tmp = xp.empty((Bn, H), xw.dtype)
     bias = w.bias
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
         b = Bn if bs is None else bs[t]
@@ -173,20 +178,21 @@ def _elman_fwd(mode, xw, w, h0, y, bs, reverse):
 
 
 def _gru_fwd(xw, w, h0, y, bs, reverse, train):
+    xp = B.xp_of(xw)
     T, Bn, G = xw.shape
     H = G // 3
     dt = xw.dtype
     half = dt.type(0.5)
-    gh = np.empty((Bn, G), dt)
-    tmp = np.empty((Bn, H), dt)
+    gh = xp.empty((Bn, G), dt)
+    tmp = xp.empty((Bn, H), dt)
     bias, bhn = w.bias, w.bhn
     if train:
-        S = np.empty((T, Bn, 2 * H), dt)
-        GHN = np.empty((T, Bn, H), dt)
-        DHN = np.empty((T, Bn, H), dt)
+        S = xp.empty((T, Bn, 2 * H), dt)
+        GHN = xp.empty((T, Bn, H), dt)
+        DHN = xp.empty((T, Bn, H), dt)
     else:
-        s_buf = np.empty((Bn, 2 * H), dt)
-        dhn_buf = np.empty((Bn, H), dt)
+        s_buf = xp.empty((Bn, 2 * H), dt)
+        dhn_buf = xp.empty((Bn, H), dt)
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
         b = Bn if bs is None else bs[t]
         hp = _prev_h(y, h0, t, T, reverse, bs, b)
@@ -223,9 +229,10 @@ def _gru_fwd(xw, w, h0, y, bs, reverse, train):
 # --- one direction, backward -------------------------------------------------------------------
 
 def _elman_bwd(mode, y, dy, dh, dG, w, bs, reverse):
+    xp = B.xp_of(dG)
     T, Bn, H = dG.shape
     one = dG.dtype.type(1)
-    flush = _Flush((Bn, H), dG.dtype)
+    flush = _Flush((Bn, H), dG.dtype, xp)
     for t in (range(T) if reverse else range(T - 1, -1, -1)):
         b = Bn if bs is None else bs[t]
         dhb = dh[:b]
@@ -244,15 +251,16 @@ def _elman_bwd(mode, y, dy, dh, dG, w, bs, reverse):
 
 
 def _gru_bwd(sv, xw, dy, dh, dG, w, bs, reverse):
+    xp = B.xp_of(dG)
     T, Bn, G4 = dG.shape
     H = G4 // 4
     H2, H3 = 2 * H, 3 * H
     dt = dG.dtype
     one = dt.type(1)
     S, GHN, DHN = sv["S"], sv["GHN"], sv["DHN"]
-    flush = _Flush((Bn, H), dt)
-    dz_h = np.empty((Bn, H), dt)
-    t2 = np.empty((Bn, H2), dt)
+    flush = _Flush((Bn, H), dt, xp)
+    dz_h = xp.empty((Bn, H), dt)
+    t2 = xp.empty((Bn, H2), dt)
     for t in (range(T) if reverse else range(T - 1, -1, -1)):
         b = Bn if bs is None else bs[t]
         dhb = dh[:b]
@@ -452,6 +460,7 @@ class _LSTMWeights:
 
 def _lstm_fwd(Z, w, c0, bs, rev, train):
     """Run one direction over Z (see above); returns (gates R, tanh(c) TC, cells C) or c_n."""
+    xp = B.xp_of(Z)
     T1, Bn, K = Z.shape
     T = T1 - 1
     H = w.H
@@ -460,17 +469,16 @@ def _lstm_fwd(Z, w, c0, bs, rev, train):
     H3 = 3 * H
     dt = Z.dtype
     half = dt.type(0.5)
-    ig = np.empty((Bn, H), dt)
+    s_buf = xp.empty((Bn, H3), dt)
+    ig = xp.empty((Bn, H), dt)
     if train:
-        R = np.empty((T, Bn, 4 * H), dt)
-        S = np.empty((T, Bn, H3), dt)
-        TC = np.empty((T, Bn, H), dt)
-        C = np.empty((T + 1, Bn, H), dt)
+        R = xp.empty((T, Bn, 4 * H), dt)
+        TC = xp.empty((T, Bn, H), dt)
+        C = xp.empty((T + 1, Bn, H), dt)
         C[T if rev else 0] = c0
     else:
-        r_buf = np.empty((Bn, 4 * H), dt)
-        s_buf = np.empty((Bn, H3), dt)
-        tc_buf = np.empty((Bn, H), dt)
+        r_buf = xp.empty((Bn, 4 * H), dt)
+        tc_buf = xp.empty((Bn, H), dt)
         c_run = c0.copy()
     h0 = Z[T if rev else 0, :, hs].copy() if (rev and bs is not None) else None
     for t in (range(T - 1, -1, -1) if rev else range(T)):
@@ -486,7 +494,7 @@ def _lstm_fwd(Z, w, c0, bs, rev, train):
         if r0 < b:
             Z[p, r0:b, hs] = 0  # padded outputs stay zero
         np.tanh(a, out=a)  # all gates at once (sigmoid ones at a/2: weights pre-halved)
-        s = S[t, :b] if train else s_buf[:b]
+        s = s_buf[:b]
         np.multiply(a[:, :H3], half, out=s)
         s += half  # i | f | o = ½ tanh + ½
         if train:
@@ -499,25 +507,27 @@ def _lstm_fwd(Z, w, c0, bs, rev, train):
         cn += ig[:b]
         np.tanh(cn, out=tc)
         np.multiply(s[:, 2 * H:], tc, out=Z[q, :b, hs])  # h = o⊙tanh(c)
-    return (R, S, TC, C) if train else c_run
+    return (R, TC, C) if train else c_run
 
 
-def _lstm_bwd(Z, R, S, TC, C, w, dy, dh_n, dc, bs, rev):
+def _lstm_bwd(Z, R, TC, C, w, dy, dh_n, dc, bs, rev):
     """Back-propagate one direction through time; returns ∂G (T, B, 4H) and DXH = [∂x | ∂h]."""
+    xp = B.xp_of(R)
     T, Bn, G = R.shape
     H = G // 4
     H2, H3 = 2 * H, 3 * H
     I = w.wb.shape[1] - H
     dt = R.dtype
-    one = dt.type(1)
-    alloc = np.empty if bs is None else np.zeros
+    one, half = dt.type(1), dt.type(0.5)
+    alloc = xp.empty if bs is None else xp.zeros
     dG = alloc((T, Bn, G), dt)
     DXH = alloc((T + 1, Bn, I + H), dt)  # slot p(t) = [∂x_t | ∂h of the state step t read]
     DXH[0 if rev else T, :, I:] = dh_n
-    t1 = np.empty((Bn, H), dt)
-    t2 = np.empty((Bn, H), dt)
-    D = np.empty((Bn, G), dt)
-    flush = _Flush((Bn, H), dt)
+    s_buf = xp.empty((Bn, H3), dt)
+    t1 = xp.empty((Bn, H), dt)
+    t2 = xp.empty((Bn, H), dt)
+    D = xp.empty((Bn, G), dt)
+    flush = _Flush((Bn, H), dt, xp)
     for t in (range(T) if rev else range(T - 1, -1, -1)):
         b = Bn if bs is None else bs[t]
         p, q = _slots(t, rev)
@@ -525,7 +535,10 @@ def _lstm_bwd(Z, R, S, TC, C, w, dy, dh_n, dc, bs, rev):
         if not rev and bs is not None and t < T - 1 and bs[t + 1] < b:
             dhb[bs[t + 1]:] = dh_n[bs[t + 1]:b]  # rows whose last step is t
         dhb += dy[t, :b]
-        a, s, tc, cp, dcb = R[t, :b], S[t, :b], TC[t, :b], C[p, :b], dc[:b]
+        a, tc, cp, dcb = R[t, :b], TC[t, :b], C[p, :b], dc[:b]
+        s = s_buf[:b]
+        np.multiply(a[:, :H3], half, out=s)
+        s += half
         dg = dG[t, :b]
         x1, x2 = t1[:b], t2[:b]
         np.multiply(dhb, tc, out=dg[:, H2:H3])  # ∂o = ∂h ⊙ tanh(c)
@@ -551,7 +564,7 @@ def _lstm_bwd(Z, R, S, TC, C, w, dy, dh_n, dc, bs, rev):
 
 def _lstm_unpermute(a, H):
     """Rows i|f|o|g (internal) -> i|f|g|o (PyTorch)."""
-    return np.concatenate([a[:2 * H], a[3 * H:], a[2 * H:3 * H]], axis=0)
+    return B.xp_of(a).concatenate([a[:2 * H], a[3 * H:], a[2 * H:3 * H]], axis=0)
 
 
 class LSTMLayer(Function):
@@ -565,6 +578,7 @@ class LSTMLayer(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, *weights, batch_first=False, lengths=None):
         xd = x.data
+        xp = B.xp_of(xd)
         dt = xd.dtype
         D = len(weights) // 4
         ws = [[None if t is None else t.data for t in weights[4 * d:4 * d + 4]] for d in range(D)]
@@ -574,17 +588,17 @@ class LSTMLayer(Function):
         xt = xd.transpose(1, 0, 2) if batch_first else xd  # time-major view
         train = any(ctx.needs_input_grad)
         bs = None if lengths is None else _batch_sizes(lengths, T)
-        h0d = np.zeros((D, Bn, H), dt) if h0 is None else h0.data
-        c0d = np.zeros((D, Bn, H), dt) if c0 is None else c0.data
+        h0d = xp.zeros((D, Bn, H), dt) if h0 is None else h0.data
+        c0d = xp.zeros((D, Bn, H), dt) if c0 is None else c0.data
         K = I + H + has_bias
         hs = slice(I, I + H)
-        hn = np.empty((D, Bn, H), dt)
-        cn = np.empty((D, Bn, H), dt)
+        hn = xp.empty((D, Bn, H), dt)
+        cn = xp.empty((D, Bn, H), dt)
         ys, saved = [], []
         for d in range(D):
             rev = d == 1
             w = _LSTMWeights(*ws[d])
-            Z = (np.empty if bs is None else np.zeros)((T + 1, Bn, K), dt)
+            Z = (xp.empty if bs is None else xp.zeros)((T + 1, Bn, K), dt)
             if rev:
                 Z[1:, :, :I] = xt
                 Z[0, :, :I] = 0
@@ -607,7 +621,7 @@ class LSTMLayer(Function):
             if not train:
                 cn[d] = res
             else:
-                C = res[3]
+                C = res[2]
                 if rev:
                     cn[d] = C[0]
                 elif bs is None:
@@ -615,7 +629,7 @@ class LSTMLayer(Function):
                 else:
                     cn[d] = C[np.asarray(lengths), np.arange(Bn)]
                 saved.append((w, Z, res))
-        y = ys[0] if D == 1 else np.concatenate(ys, axis=2)
+        y = ys[0] if D == 1 else xp.concatenate(ys, axis=2)
         if train:
             ctx.bs, ctx.lengths, ctx.batch_first, ctx.dirs = bs, lengths, batch_first, saved
             ctx.h0, ctx.I, ctx.H, ctx.has_bias = h0d, I, H, has_bias
@@ -631,16 +645,17 @@ class LSTMLayer(Function):
         D = len(ctx.dirs)
         T, Bn = dy_t.shape[:2]
         dt = dy_t.dtype
+        xp = B.xp_of(dy_t)
         q = dt.type(0.25)
         gx = None
-        gh0 = np.empty((D, Bn, H), dt)
-        gc0 = np.empty((D, Bn, H), dt)
+        gh0 = xp.empty((D, Bn, H), dt)
+        gc0 = xp.empty((D, Bn, H), dt)
         wgrads = []
-        for d, (w, Z, (R, S, TC, C)) in enumerate(ctx.dirs):
+        for d, (w, Z, (R, TC, C)) in enumerate(ctx.dirs):
             rev = d == 1
             dc = gcn.data[d].copy()
-            dG, DXH = _lstm_bwd(Z, R, S, TC, C, w, dy_t[:, :, d * H:(d + 1) * H], ghn.data[d],
-                                dc, bs, rev)
+            dG, DXH = _lstm_bwd(Z, R, TC, C, w, dy_t[:, :, d * H:(d + 1) * H], ghn.data[d], dc,
+                                bs, rev)
             gc0[d] = dc
             if rev and bs is not None:  # each row's backward ends at its own first step
                 gh0[d] = DXH[np.asarray(ctx.lengths), np.arange(Bn), I:]

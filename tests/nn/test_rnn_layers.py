@@ -297,3 +297,32 @@ def test_pack_errors():
         pack_padded_sequence(x, [5, 4, 1], enforce_sorted=False)
     with pytest.raises(ValueError, match="3 sequences"):
         pack_padded_sequence(x, [4, 1])
+
+
+def test_gradcheck_modules_float64():
+    from nerve.autograd import gradcheck
+
+    rng = np.random.default_rng(0)
+    for cls in (RNN, LSTM, GRU):
+        m = cls(2, 3, num_layers=2, bidirectional=True, batch_first=True).double()
+        x = nerve.tensor(rng.standard_normal((2, 3, 2)), requires_grad=True)
+        assert gradcheck(lambda x, m=m: m(x)[0], [x])
+
+        def packed(x, m=m):
+            out, _ = m(pack_padded_sequence(x, [3, 1], batch_first=True))
+            return pad_packed_sequence(out, batch_first=True)[0]
+
+        assert gradcheck(packed, [x])
+
+
+def test_no_denormals_in_long_backward():
+    """Gradients fading over a long sequence are flushed to zero, never left denormal."""
+    m = LSTM(2, 4)
+    x = nerve.randn(400, 1, 2, requires_grad=True)
+    _, (h, _) = m(x)
+    h.sum().backward()
+    g = np.abs(x.grad.numpy())
+    assert not ((g > 0) & (g < np.finfo(np.float32).tiny)).any()
+    for p in m.parameters():
+        a = np.abs(p.grad.numpy())
+        assert not ((a > 0) & (a < np.finfo(np.float32).tiny)).any()

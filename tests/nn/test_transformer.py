@@ -293,3 +293,19 @@ def test_learned_positional_encoding():
     np.testing.assert_array_equal(pe.weight.grad.numpy()[:4], 2.0)
     np.testing.assert_array_equal(pe.weight.grad.numpy()[4:], 0.0)
     assert list(pe.state_dict()) == ["weight"]
+
+
+def test_layernorm_inference_path_and_gradcheck_of_layers():
+    ln = LayerNorm(6)
+    x = nerve.randn(3, 6)
+    with nerve.no_grad():
+        a = ln(x)
+    np.testing.assert_allclose(a.numpy(), ln(x).numpy(), rtol=1e-6, atol=1e-7)
+    for norm_first in (False, True):
+        layer = TransformerEncoderLayer(4, 2, 6, dropout=0.0, activation="gelu",
+                                        norm_first=norm_first).double()
+        x = nerve.tensor(np.random.default_rng(0).standard_normal((3, 2, 4)), requires_grad=True)
+        assert gradcheck(lambda x, layer=layer: layer(x, is_causal=True), [x])
+    dec = TransformerDecoderLayer(4, 2, 6, dropout=0.0).double()
+    mem = nerve.tensor(np.random.default_rng(1).standard_normal((2, 2, 4)), requires_grad=True)
+    assert gradcheck(lambda x, m: dec(x, m), [x, mem])

@@ -279,6 +279,8 @@ class Lambda(Layer):
 class Embedding(Layer):
     """Rows of an (input_dim, output_dim) table looked up by integer ids."""
 
+    autocast = False
+
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False,
                  **kwargs) -> None:

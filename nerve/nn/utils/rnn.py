@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ... import _backend as B
 from ...autograd import Function
 from ...ops.shape import pad as _pad
 from ...ops.shape import stack
@@ -41,7 +42,7 @@ class _Rows(Function):
     @staticmethod
     def backward(ctx, g):
         shape, lead = ctx.shape, ctx.lead
-        out = np.zeros((int(np.prod(shape[:lead])),) + shape[lead:], g.data.dtype)
+        out = B.xp_of(g.data).zeros((int(np.prod(shape[:lead])),) + shape[lead:], g.data.dtype)
         out[ctx.idx] = g.data
         return W(out.reshape(shape)), None, None
 
@@ -52,7 +53,7 @@ class _PutRows(Function):
     @staticmethod
     def forward(ctx, x, idx, n):
         xd = x.data
-        out = np.zeros((n,) + xd.shape[1:], xd.dtype)
+        out = B.xp_of(xd).zeros((n,) + xd.shape[1:], xd.dtype)
         out[idx] = xd
         ctx.idx = idx
         return out
@@ -70,7 +71,7 @@ def _rows(x: Tensor, idx, lead: int) -> Tensor:
 
 def _put_rows(x: Tensor, idx, n: int) -> Tensor:
     if not x.requires_grad:
-        out = np.zeros((n,) + x.data.shape[1:], x.data.dtype)
+        out = B.xp_of(x.data).zeros((n,) + x.data.shape[1:], x.data.dtype)
         out[idx] = x.data
         return W(out)
     return _PutRows.apply(x, idx, n)
