@@ -62,9 +62,19 @@ def main() -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(src)
     try:
-        runpy.run_path(f.name, init_globals=init, run_name="__main__")
+        env = runpy.run_path(f.name, init_globals=init, run_name="__main__")
     finally:
         os.unlink(f.name)
+    grid = os.environ.get("SEED_GAN_GRID")
+    if grid and "generator" in env:  # look at what the GAN learned: 25 samples as a PNG
+        import numpy as np
+
+        from nerve import plot
+
+        noise = np.random.default_rng(0).normal(0, 1, (25, 100))
+        images = env["generator"].predict(noise)[..., 0] * 0.5 + 0.5
+        plot.image_grid(images, grid, nrow=5)
+        print(f"samples saved to {grid}")
 
 
 if __name__ == "__main__":
