@@ -156,7 +156,7 @@ def split_validation(base: movielens.Ratings, seed: int):
 def run_fold(kind: str, fold: int, base, test, max_epochs: int, fixed_epochs: int | None,
              seed: int) -> dict:
     t0 = time.perf_counter()
-    history, val = None, float("nan")
+    history, val = None, 0.0
     if fixed_epochs is None:                       # choose the epochs on a hold-out of base
         fit, hold = split_validation(base, seed + fold)
         _, history, epochs = train(kind, fit, max_epochs, seed, val_set=hold)
@@ -166,7 +166,8 @@ def run_fold(kind: str, fold: int, base, test, max_epochs: int, fixed_epochs: in
     model, _, _ = train(kind, base, epochs, seed)  # refit on the whole base set
     score = rmse(model, test)
     seconds = time.perf_counter() - t0
-    print(f"u{fold}  {CONFIGS[kind]['name']:<14} epochs {epochs:3d}  val RMSE {val:.4f}  "
+    chosen = f"val RMSE {val:.4f}" if history else "(fixed)       "
+    print(f"u{fold}  {CONFIGS[kind]['name']:<14} epochs {epochs:3d}  {chosen}  "
           f"test RMSE {score:.4f}  ({seconds:.1f} s)", flush=True)
     return dict(model=model, epochs=epochs, rmse=score, seconds=seconds, history=history)
 

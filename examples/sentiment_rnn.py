@@ -9,6 +9,10 @@ outputs are pooled over the valid steps (mean and max, concatenated) and a linea
 reads the two classes. Pooling every step rather than the final state also keeps the
 back-propagated gradients away from float32 denormals (slow on x86 CPUs).
 
+``--val-size`` training reviews are held out (never trained on) to pick the epoch whose
+weights are kept; the test set is scored once, with those weights. The learning rate
+halves after every epoch.
+
 Run: python examples/sentiment_rnn.py [--epochs 3] [--cell lstm|gru] [--data DIR] [--smoke]
 """
 from __future__ import annotations
@@ -89,6 +93,8 @@ def main(argv=None) -> float:
     ap.add_argument("--embed", type=int, default=128)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--val-size", type=int, default=2500,
+                    help="training reviews held out to choose the epoch")
     ap.add_argument("--data", default=None, help="the imdb/ folder (default $NERVE_DATA/imdb, "
                     "the cache, or download)")
     ap.add_argument("--out", default=os.environ.get("NERVE_OUT", "runs"))
@@ -106,28 +112,36 @@ def main(argv=None) -> float:
         xtr, ytr = [xtr[i] for i in tr], ytr[tr]
         xte, yte = [xte[i] for i in te], yte[te]
         args.epochs, args.max_len, args.vocab_size = 1, 64, 2000
-        args.embed, args.hidden, args.batch_size = 16, 16, 32
+        args.embed, args.hidden, args.batch_size, args.val_size = 16, 16, 32, 64
+    perm = rng.permutation(len(xtr))
+    tr, va = perm[args.val_size:], perm[:args.val_size]
+    xva, yva = [xtr[i] for i in va], ytr[va]
+    xtr, ytr = [xtr[i] for i in tr], ytr[tr]
     t0 = time.perf_counter()
     tokenizer = get_tokenizer("basic_english")
     vocab = build_vocab_from_iterator(map(tokenizer, xtr), specials=["<unk>", "<pad>"],
                                       max_size=args.vocab_size, unk_token="<unk>")
     pad = vocab["<pad>"]
     train = encode(xtr, ytr, vocab, tokenizer, args.max_len)
+    val = encode(xva, yva, vocab, tokenizer, args.max_len)
     test = encode(xte, yte, vocab, tokenizer, args.max_len)
     collate = PadCollate(pad_value=pad, sort_by_length=True)
     sampler = BucketBatchSampler([len(s[0]) for s in train], args.batch_size, generator=args.seed)
-    print(f"IMDB: {len(train):,} train / {len(test):,} test reviews, vocab {len(vocab):,}, "
+    print(f"IMDB: {len(train):,} train / {len(val):,} validation / {len(test):,} test reviews, "
+          f"vocab {len(vocab):,}, "
           f"max {args.max_len} tokens (mean {np.mean([len(s[0]) for s in train]):.0f}); "
           f"prepared in {time.perf_counter() - t0:.1f} s")
 
     model = RNNClassifier(len(vocab), pad, args.embed, args.hidden, args.cell,
                           args.bidirectional, args.dropout)
     opt = nerve.optim.Adam(model.parameters(), lr=args.lr)
+    sched = nerve.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
     loss_fn = nn.CrossEntropyLoss()
     print(f"{'bidirectional ' if args.bidirectional else ''}{args.cell.upper()}({args.hidden}) "
           f"classifier, {sum(p.numel() for p in model.parameters()):,} parameters, "
           f"{args.epochs} epochs, batch {args.batch_size}")
-    history = {"loss": [], "accuracy": [], "test_accuracy": []}
+    history = {"loss": [], "accuracy": [], "val_accuracy": []}
+    best = (-1.0, 0, None)                 # (validation accuracy, epoch, weights)
     t0 = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         model.train()
@@ -143,18 +157,23 @@ def main(argv=None) -> float:
             total += loss.item() * len(batch)
             correct += int((logits.argmax(1).numpy() == y.numpy()).sum())
             n += len(batch)
-        test_acc = evaluate(model, test, collate)
+        sched.step()
+        val_acc = evaluate(model, val, collate)
+        if val_acc > best[0]:
+            best = (val_acc, epoch, {k: v.numpy().copy() for k, v in model.state_dict().items()})
         history["loss"].append(total / n)
         history["accuracy"].append(correct / n)
-        history["test_accuracy"].append(test_acc)
+        history["val_accuracy"].append(val_acc)
         print(f"epoch {epoch}/{args.epochs}  loss {total / n:.4f}  train accuracy "
-              f"{correct / n:.4f}  test accuracy {test_acc:.4f}  "
+              f"{correct / n:.4f}  validation accuracy {val_acc:.4f}  "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
 
+    model.load_state_dict(best[2])
+    test_acc = evaluate(model, test, collate)
     wall = time.perf_counter() - t0
-    test_acc = history["test_accuracy"][-1]
-    print(f"final test accuracy {test_acc:.4f} on {len(test):,} test reviews after "
-          f"{args.epochs} epochs ({wall:.0f} s)")
+    print(f"final test accuracy {test_acc:.4f} on {len(test):,} test reviews with the weights "
+          f"of epoch {best[1]} (best validation accuracy {best[0]:.4f}) after {args.epochs} "
+          f"epochs ({wall:.0f} s)")
     os.makedirs(args.out, exist_ok=True)
     weights = os.path.join(args.out, "sentiment_rnn.safetensors")
     nerve.save(model.state_dict(), weights)

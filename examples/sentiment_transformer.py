@@ -11,6 +11,8 @@ little of each batch is padding. The model::
 
 The key padding mask keeps padded positions out of the attention and out of the mean.
 Trained with AdamW, a linear warm-up and a linear decay of the learning rate.
+``--val-size`` training reviews are held out (never trained on) to pick the epoch whose
+weights are kept; the test set is scored once, with those weights.
 
 Run: python examples/sentiment_transformer.py [--epochs 3] [--data DIR] [--smoke]
 """
@@ -95,6 +97,8 @@ def main(argv=None) -> float:
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--ff", type=int, default=256)
     ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--val-size", type=int, default=2500,
+                    help="training reviews held out to choose the epoch")
     ap.add_argument("--data", default=None, help="the imdb/ folder (default $NERVE_DATA/imdb, "
                     "the cache, or download)")
     ap.add_argument("--out", default=os.environ.get("NERVE_OUT", "runs"))
@@ -112,17 +116,23 @@ def main(argv=None) -> float:
         xtr, ytr = [xtr[i] for i in tr], ytr[tr]
         xte, yte = [xte[i] for i in te], yte[te]
         args.epochs, args.max_len, args.vocab_size, args.warmup = 1, 64, 2000, 2
-        args.d_model, args.ff, args.layers, args.batch_size = 32, 64, 1, 32
+        args.d_model, args.ff, args.layers, args.batch_size, args.val_size = 32, 64, 1, 32, 64
+    perm = rng.permutation(len(xtr))
+    tr, va = perm[args.val_size:], perm[:args.val_size]
+    xva, yva = [xtr[i] for i in va], ytr[va]
+    xtr, ytr = [xtr[i] for i in tr], ytr[tr]
     t0 = time.perf_counter()
     tokenizer = get_tokenizer("basic_english")
     vocab = build_vocab_from_iterator(map(tokenizer, xtr), specials=["<unk>", "<pad>"],
                                       max_size=args.vocab_size, unk_token="<unk>")
     pad = vocab["<pad>"]
     train = encode(xtr, ytr, vocab, tokenizer, args.max_len)
+    val = encode(xva, yva, vocab, tokenizer, args.max_len)
     test = encode(xte, yte, vocab, tokenizer, args.max_len)
     collate = PadCollate(pad_value=pad)
     sampler = BucketBatchSampler([len(s[0]) for s in train], args.batch_size, generator=args.seed)
-    print(f"IMDB: {len(train):,} train / {len(test):,} test reviews, vocab {len(vocab):,}, "
+    print(f"IMDB: {len(train):,} train / {len(val):,} validation / {len(test):,} test reviews, "
+          f"vocab {len(vocab):,}, "
           f"max {args.max_len} tokens (mean {np.mean([len(s[0]) for s in train]):.0f}); "
           f"prepared in {time.perf_counter() - t0:.1f} s")
 
@@ -144,7 +154,8 @@ def main(argv=None) -> float:
     print(f"Transformer encoder: {args.layers} layers x {args.heads} heads x {args.d_model} wide "
           f"(feed-forward {args.ff}), {sum(p.numel() for p in model.parameters()):,} "
           f"parameters, {args.epochs} epochs x {len(sampler)} steps, batch {args.batch_size}")
-    history = {"loss": [], "accuracy": [], "test_accuracy": []}
+    history = {"loss": [], "accuracy": [], "val_accuracy": []}
+    best = (-1.0, 0, None)                 # (validation accuracy, epoch, weights)
     t0 = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         model.train()
@@ -161,18 +172,22 @@ def main(argv=None) -> float:
             total += loss.item() * len(batch)
             correct += int((logits.argmax(1).numpy() == y.numpy()).sum())
             n += len(batch)
-        test_acc = evaluate(model, test, collate)
+        val_acc = evaluate(model, val, collate)
+        if val_acc > best[0]:
+            best = (val_acc, epoch, {k: v.numpy().copy() for k, v in model.state_dict().items()})
         history["loss"].append(total / n)
         history["accuracy"].append(correct / n)
-        history["test_accuracy"].append(test_acc)
+        history["val_accuracy"].append(val_acc)
         print(f"epoch {epoch}/{args.epochs}  loss {total / n:.4f}  train accuracy "
-              f"{correct / n:.4f}  test accuracy {test_acc:.4f}  "
+              f"{correct / n:.4f}  validation accuracy {val_acc:.4f}  "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
 
+    model.load_state_dict(best[2])
+    test_acc = evaluate(model, test, collate)
     wall = time.perf_counter() - t0
-    test_acc = history["test_accuracy"][-1]
-    print(f"final test accuracy {test_acc:.4f} on {len(test):,} test reviews after "
-          f"{args.epochs} epochs ({wall:.0f} s)")
+    print(f"final test accuracy {test_acc:.4f} on {len(test):,} test reviews with the weights "
+          f"of epoch {best[1]} (best validation accuracy {best[0]:.4f}) after {args.epochs} "
+          f"epochs ({wall:.0f} s)")
     os.makedirs(args.out, exist_ok=True)
     weights = os.path.join(args.out, "sentiment_transformer.safetensors")
     nerve.save(model.state_dict(), weights)

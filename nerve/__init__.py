@@ -84,7 +84,8 @@ def _lazy(name):
 
 
 def __getattr__(name):
-    if name in ("nn", "optim", "utils", "data", "io", "datasets", "keras", "vision", "distributed"):
+    if name in ("nn", "optim", "utils", "data", "io", "datasets", "keras", "vision", "distributed",
+                "plot", "gallery"):
         mod = _lazy(name)
         globals()[name] = mod
         return mod

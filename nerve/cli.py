@@ -87,11 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     p_demo.add_argument("--epochs", type=int, default=10)
     p_demo.add_argument("--seed", type=int, default=0)
     sub.add_parser("info", help="version, array backend, BLAS and threads")
+    from .gallery import add_subcommands
+
+    add_subcommands(sub)  # `nerve examples`, `nerve run NAME [--epochs N] [--data DIR] [--smoke]`
     args = parser.parse_args(argv)
     if args.cmd == "demo":
         demo(epochs=args.epochs, seed=args.seed)
     elif args.cmd == "info":
         info()
+    elif args.cmd in ("examples", "run"):
+        return args.gallery_main(args)
     else:
         parser.print_help()
     return 0
