@@ -20,9 +20,9 @@ from nerve.nn.embedding import Embedding
 from nerve.nn.rnn import LSTM
 
 try:
-    from harness import compare, header, machine, torch_adam
+    from harness import classifier_steps, compare, header, machine
 except ImportError:  # run as a module
-    from benchmarks.harness import compare, header, machine, torch_adam
+    from benchmarks.harness import classifier_steps, compare, header, machine
 
 V, E, H, T, B = 10_000, 128, 128, 200, 64
 
@@ -66,31 +66,7 @@ def main(rounds: int = 12) -> list:
     x = rng.integers(0, V, (B, T))
     y = rng.integers(0, 2, B)
     model, tmodel = build()
-    opt = nerve.optim.Adam(model.parameters(), lr=1e-3)
-    topt, kind = torch_adam(tmodel.parameters())
-    loss_fn, tloss_fn = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
-    xn, yn = nerve.from_numpy(x), nerve.from_numpy(y)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def n_train():
-        loss = loss_fn(model(xn), yn)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    def t_train():
-        loss = tloss_fn(tmodel(xt), yt)
-        topt.zero_grad()
-        loss.backward()
-        topt.step()
-
-    def n_infer():
-        with nerve.no_grad():
-            model(xn)
-
-    def t_infer():
-        with torch.no_grad():
-            tmodel(xt)
+    n_train, t_train, n_infer, t_infer, kind = classifier_steps(model, tmodel, x, y)
 
     print(machine())
     print(f"torch Adam: {kind}; torch flush-denormal on")

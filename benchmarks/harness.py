@@ -73,3 +73,40 @@ def torch_adam(params, lr: float = 1e-3):
     except (RuntimeError, TypeError, ValueError):
         params = list(params)
         return torch.optim.Adam(params, lr=lr, foreach=True), "foreach"
+
+
+def classifier_steps(model, tmodel, x: np.ndarray, y: np.ndarray, lr: float = 1e-3):
+    """The four timed callables of a classifier benchmark — nerve and torch training steps
+    (cross-entropy, Adam; torch's fastest variant) and inference passes — plus the name
+    of the torch Adam variant used."""
+    import torch
+
+    import nerve
+
+    opt = nerve.optim.Adam(model.parameters(), lr=lr)
+    topt, kind = torch_adam(tmodel.parameters(), lr)
+    loss_fn, tloss_fn = nerve.nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    xn, yn = nerve.from_numpy(x), nerve.from_numpy(y)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def n_train():
+        loss = loss_fn(model(xn), yn)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def t_train():
+        loss = tloss_fn(tmodel(xt), yt)
+        topt.zero_grad()
+        loss.backward()
+        topt.step()
+
+    def n_infer():
+        with nerve.no_grad():
+            model(xn)
+
+    def t_infer():
+        with torch.no_grad():
+            tmodel(xt)
+
+    return n_train, t_train, n_infer, t_infer, kind
