@@ -17,7 +17,8 @@ from .tensor import Size, Tensor
 from . import ops
 from .ops import *  # noqa: F401,F403
 
-for _m in ("nn", "elementwise", "linalg", "reduce", "shape"):  # submodules the star import leaked
+# the star import above also copies the ops submodules; drop them (nerve.nn is the package)
+for _m in ("nn", "elementwise", "linalg", "reduce", "shape", "conv", "norm", "pool", "upsample"):
     globals().pop(_m, None)
 del _m
 from .ops.elementwise import (abs, add, cast, clamp, clip, div, eq, exp, ge, gt, le, log,  # noqa: A004

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..autograd import _Mode
 from ..tensor import Tensor
-from . import elementwise, linalg, nn, reduce, shape
+from . import conv, elementwise, linalg, nn, norm, pool, reduce, shape, upsample
+from .conv import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import (  # noqa: A004
     abs,
@@ -32,9 +33,12 @@ from .elementwise import (  # noqa: A004
 from .linalg import *  # noqa: F401,F403
 from .linalg import matmul
 from .nn import *  # noqa: F401,F403
+from .norm import *  # noqa: F401,F403
+from .pool import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .shape import getitem
+from .upsample import *  # noqa: F401,F403
 
 _METHODS = {
     # elementwise

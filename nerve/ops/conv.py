@@ -33,10 +33,11 @@ import numpy as np
 from ..autograd import Function, once_differentiable
 from ..tensor import Tensor
 
-_CHUNK_BYTES = 1 << 20  # target size of one chunk's im2col buffer (stays in cache)
-_CM_MIN_K = 64  # weight gradient: channel-major GEMM from this many rows of cols on
-_CM_FWD = True
-_CM_DX = True
+# Target size of one chunk's im2col buffer. Small enough to stay in cache; large enough
+# that each GEMM call is big (every multi-threaded BLAS call synchronises its threads, and
+# on a busy machine each of many small calls can wait for a time slice).
+_CHUNK_BYTES = 1 << 22
+_CM_MIN_K = 64  # channel-major (one GEMM per chunk) from this many rows of cols on
 
 _LAYOUTS = {"channels_first": False, "nchw": False, "ncl": False, "ncw": False,
             "channels_last": True, "nhwc": True, "nlc": True, "nwc": True}
@@ -267,6 +268,11 @@ def _windows(xp, gm: _Geom, xpad):
                        (s0, cg * s1, s1, gm.dh * s2, gm.dw * s3, gm.sh * s2, gm.sw * s3))
 
 
+def _im2col(xp, gm: _Geom, src, dst) -> None:
+    """Copy every window of ``src`` into ``dst`` (laid out in ``_windows`` order)."""
+    xp.copyto(dst, _windows(xp, gm, src))
+
+
 class _Cols:
     """Builds the im2col matrix of one chunk into a reused buffer.
 
@@ -295,7 +301,6 @@ class _Cols:
             _interior(gm, src)[...] = xc
         else:
             src = xc
-        win = _windows(xp, gm, src)
         cg = gm.c // gm.g
         if gm.cl:
             cols = self.buf[:m * gm.ho * gm.wo]
@@ -303,7 +308,7 @@ class _Cols:
         else:
             cols = self.buf[:m]
             dst = cols[:, :, :self.kg, :].reshape(m, gm.g, cg, gm.kh, gm.kw, gm.ho, gm.wo)
-        xp.copyto(dst, win)
+        _im2col(xp, gm, src, dst)
         return cols
 
 
@@ -373,7 +378,7 @@ def conv_forward_array(x, w, b, gm: _Geom, relu: bool = False):
     wm = _wmat(w, b, gm)
     kg = (gm.c // gm.g) * gm.kh * gm.kw
     m = _chunk(gm, gm.g * (kg + 1), w.dtype.itemsize)
-    if not gm.cl and _CM_FWD:
+    if not gm.cl and kg + 1 >= _CM_MIN_K:  # small K: per image, no transpose of y
         _forward_cm(x, wm, y, gm, m, b is not None, relu)
         return y
     make = _Cols(xp, gm, m, w.dtype, ones=b is not None)
@@ -398,7 +403,7 @@ def _col2im_add(dcols, dxp, gm: _Geom) -> None:
                 dst = dxp[:, r0:r0 + he:gm.sh, c0:c0 + we:gm.sw, :]
                 dst = dst.reshape(m, gm.ho, gm.wo, gm.g, cg)
                 dst += dv[:, :, :, :, i, j, :]
-    else:
+    else:  # channels-first (strided: stride 1 takes the flat path)
         dv = dcols.reshape(m, gm.g, cg, gm.kh, gm.kw, gm.ho, gm.wo)
         for i in range(gm.kh):
             for j in range(gm.kw):
@@ -407,7 +412,7 @@ def _col2im_add(dcols, dxp, gm: _Geom) -> None:
                 dst += dv[:, :, :, i, j].reshape(m, gm.c, gm.ho, gm.wo)
 
 
-def _input_grad_flat(g, w, gm: _Geom, dx) -> None:
+def _input_grad_flat_cl(g, w, gm: _Geom, dx) -> None:
     """dx for stride-1 convs: GEMMs, then one sum over a tap-aligned view (no col2im loop).
 
     Planes are handled flat: over the padded width Wp, output position (y, x) sits at
@@ -418,11 +423,10 @@ def _input_grad_flat(g, w, gm: _Geom, dx) -> None:
     (each value read once, dx written once) instead of kh·kw read-modify-write passes
     over strided slabs. Zero margins keep the shifted reads inside the buffer.
 
-    channels-first: per image, dcols = Wᵀ g is (G, Cg·kh·kw, Ho·Wp), one row per tap and
-    channel. channels-last (groups=1): the chunk's images are flattened together into
-    (m·Hp·Wp, C) and each tap gets its own GEMM g · W_tap, so its run of (position,
-    channel) values is contiguous (an interleaved (·, kh·kw·C) output would leave runs
-    of only C values for the sum).
+    This is the channels-last version (groups=1): the chunk's images are laid end to
+    end as (m·Hp·Wp, C) and each tap gets its own GEMM g · W_tap, so its run of
+    (position, channel) values is contiguous (an interleaved (·, kh·kw·C) output would
+    leave runs of only C values for the sum). See :func:`_input_grad_flat_cf`.
     """
     xp = _xp(g)
     cg, og = gm.c // gm.g, gm.o // gm.g
@@ -431,58 +435,38 @@ def _input_grad_flat(g, w, gm: _Geom, dx) -> None:
     hp, wp = gm.hp, gm.wp
     it = w.dtype.itemsize
     margin = (gm.kh - 1) * gm.dh * wp + (gm.kw - 1) * gm.dw
-    if gm.cl:
-        plane = hp * wp
-        m = _chunk(gm, kg * plane // (gm.ho * gm.wo), it)
-        mp = margin + m * plane
-        buf = xp.zeros((kk, mp, cg), dtype=w.dtype)
-        gp = xp.zeros((m, hp, wp, og), dtype=w.dtype)
-        wt = xp.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(kk, og, cg)  # tap, O, C
-        dxp = xp.empty((m, hp, wp, cg), dtype=w.dtype) if gm.padded else None
-        for n0 in range(0, gm.n, m):
-            gc = g[n0:n0 + m]
-            mm = gc.shape[0]
-            rows = mm * plane
-            gp[:mm, :gm.ho, :gm.wo] = gc
-            xp.matmul(gp[:mm].reshape(rows, og), wt, out=buf[:, margin:margin + rows])
-            # v[i, j, q, c] = run of tap (i, j) at flat position q - off(i, j)
-            v = _as_strided(xp, buf[0, margin:], (gm.kh, gm.kw, rows, cg),
-                            ((gm.kw * mp - gm.dh * wp) * cg * it, (mp - gm.dw) * cg * it,
-                             cg * it, it))
-            if dxp is None:
-                xp.sum(v, axis=(0, 1), out=dx[n0:n0 + mm].reshape(rows, cg))
-            else:
-                xp.sum(v, axis=(0, 1), out=dxp[:mm].reshape(rows, cg))
-                dx[n0:n0 + mm] = dxp[:mm, gm.pt:gm.pt + gm.h, gm.pl:gm.pl + gm.w]
-        return
-    if _CM_DX:
-        _input_grad_flat_cm(g, w, gm, dx)
-        return
-    ln = gm.ho * wp
-    lp = margin + hp * wp
-    m = _chunk(gm, gm.g * kg * lp // ln, it)
-    buf = xp.zeros((m, gm.g, kg, lp), dtype=w.dtype)
-    gp = xp.zeros((m, gm.g, og, gm.ho, wp), dtype=w.dtype)
-    wt = w.reshape(gm.g, og, kg).transpose(0, 2, 1)
-    start = margin + gm.pt * wp + gm.pl  # where dx[0, 0] sits in a row of dcols
+    plane = hp * wp
+    m = _chunk(gm, kg * plane // (gm.ho * gm.wo), it)
+    mp = margin + m * plane
+    buf = xp.zeros((kk, mp, cg), dtype=w.dtype)
+    gp = xp.zeros((m, hp, wp, og), dtype=w.dtype)
+    wt = xp.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(kk, og, cg)  # tap, O, C
+    dxp = xp.empty((m, hp, wp, cg), dtype=w.dtype) if gm.padded else None
     for n0 in range(0, gm.n, m):
         gc = g[n0:n0 + m]
         mm = gc.shape[0]
-        gp[:mm, :, :, :, :gm.wo] = gc.reshape(mm, gm.g, og, gm.ho, gm.wo)
-        xp.matmul(wt, gp[:mm].reshape(mm, gm.g, og, ln), out=buf[:mm, :, :, margin:margin + ln])
-        # v[n, g, c, i, j, r, q] = dcols[n, g, (c, i, j), r·Wp + q - off(i, j)]
-        v = _as_strided(xp, buf[:mm, :, :, start:], (mm, gm.g, cg, gm.kh, gm.kw, gm.h, gm.w),
-                        (gm.g * kg * lp * it, kg * lp * it, kk * lp * it,
-                         (gm.kw * lp - gm.dh * wp) * it, (lp - gm.dw) * it, wp * it, it))
-        xp.sum(v, axis=(3, 4), out=dx[n0:n0 + mm].reshape(mm, gm.g, cg, gm.h, gm.w))
+        rows = mm * plane
+        gp[:mm, :gm.ho, :gm.wo] = gc
+        xp.matmul(gp[:mm].reshape(rows, og), wt, out=buf[:, margin:margin + rows])
+        # v[i, j, q, c] = run of tap (i, j) at flat position q - off(i, j)
+        v = _as_strided(xp, buf[0, margin:], (gm.kh, gm.kw, rows, cg),
+                        ((gm.kw * mp - gm.dh * wp) * cg * it, (mp - gm.dw) * cg * it,
+                         cg * it, it))
+        if dxp is None:
+            xp.sum(v, axis=(0, 1), out=dx[n0:n0 + mm].reshape(rows, cg))
+        else:
+            xp.sum(v, axis=(0, 1), out=dxp[:mm].reshape(rows, cg))
+            dx[n0:n0 + mm] = dxp[:mm, gm.pt:gm.pt + gm.h, gm.pl:gm.pl + gm.w]
 
 
-def _input_grad_flat_cm(g, w, gm: _Geom, dx) -> None:
-    """channels-first stride-1 dx with one GEMM per chunk (channel-major, images end to end).
+def _input_grad_flat_cf(g, w, gm: _Geom, dx) -> None:
+    """channels-first stride-1 dx: one GEMM per chunk, then one sum over a tap view.
 
     The chunk's images are laid end to end on the padded grid (image n, position (y, x)
     at n·Hp·Wp + y·Wp + x), so dcols (G, Cg·kh·kw, m·Hp·Wp) = Wᵀ · g_grid is one GEMM
-    and the tap-aligned view of :func:`_input_grad_flat` spans the whole chunk.
+    (channel-major: one row per channel and tap) and the tap-aligned view of
+    :func:`_input_grad_flat_cl` spans the whole chunk; rows of dcols are contiguous runs
+    over all the chunk's positions, so the sum streams.
     """
     xp = _xp(g)
     cg, og = gm.c // gm.g, gm.o // gm.g
@@ -523,8 +507,13 @@ def conv_input_grad_array(g, w, gm: _Geom, bias=None):
     badd = None
     if bias is not None:
         badd = bias.reshape(1, 1, 1, -1) if gm.cl else bias.reshape(1, -1, 1, 1)
-    if gm.sh == gm.sw == 1 and (gm.g == 1 or not gm.cl):
-        _input_grad_flat(g, w, gm, dx)
+    if gm.sh == gm.sw == 1 and not gm.cl:
+        _input_grad_flat_cf(g, w, gm, dx)
+        if badd is not None:
+            dx += badd
+        return dx
+    if gm.sh == gm.sw == 1 and gm.g == 1:
+        _input_grad_flat_cl(g, w, gm, dx)
         if badd is not None:
             dx += badd
         return dx
@@ -577,8 +566,8 @@ def _cols_cm(xp, gm: _Geom, xc, store, pad, ones: bool):
         _interior(gm, src)[...] = xc
     else:
         src = xc
-    win = _windows(xp, gm, src).transpose(1, 2, 3, 4, 0, 5, 6)  # G, Cg, kh, kw, m, Ho, Wo
-    xp.copyto(cols[:, :kg].reshape(gm.g, cg, gm.kh, gm.kw, m, gm.ho, gm.wo), win)
+    dst = cols[:, :kg].reshape(gm.g, cg, gm.kh, gm.kw, m, gm.ho, gm.wo)
+    _im2col(xp, gm, src, dst.transpose(4, 0, 1, 2, 3, 5, 6))  # window order (m, G, ...)
     if ones:
         cols[:, kg] = 1
     return cols.reshape(gm.g, ke, m * p)

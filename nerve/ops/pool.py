@@ -5,11 +5,16 @@ Pooling reads the input through the kernel's taps: for tap (i, j) the strided vi
 
     max_pool(x) = max over taps t of view_t        avg_pool(x) = Σ_t view_t / divisor
 
-costs one elementwise pass per tap and no window copy. Max pooling remembers which tap
-won (the first maximum, as PyTorch) in a uint8 array when a gradient is needed; the
-backward pass writes ``g · [argmax = t]`` back through the same views (assigning when
-windows don't overlap, adding when they do). Channels-last inputs use the same code
-with the channel axis last (the tap views are then contiguous runs of C values).
+costs one elementwise pass per tap. Channels-first taps are strided in their last axis,
+which defeats SIMD, so they are first gathered by one copy into a tap-major
+(N, C, kh·kw, Ho, Wo) buffer; every pass then reads contiguous slabs. Channels-last
+taps are used as views (their inner runs are the C contiguous channels).
+
+Max pooling remembers which tap won (the first maximum, as PyTorch) in a uint8 array
+when a gradient is needed, with a branch-free update idx += [tap > max]·(t - idx)
+(masked copies with random masks mispredict badly); the backward pass writes
+``g · [idx = t]`` back through the tap views of dx (assigning when windows don't
+overlap, adding when they do).
 
 Adaptive average pooling is a separable linear map, y = A_h · x · A_wᵀ, computed with
 two GEMMs (and its adjoint for the gradient); adaptive max pooling loops over the
@@ -133,12 +138,6 @@ def _interior(buf, gm: _PGeom):
     if gm.cl:
         return buf[:, gm.ph:gm.ph + gm.h, gm.pw:gm.pw + gm.w, :]
     return buf[:, :, gm.ph:gm.ph + gm.h, gm.pw:gm.pw + gm.w]
-
-
-def _out_shape(x_shape, gm: _PGeom):
-    if gm.cl:
-        return (x_shape[0], gm.ho, gm.wo, x_shape[3])
-    return (x_shape[0], x_shape[1], gm.ho, gm.wo)
 
 
 def _scatter_taps(xp, x_shape, dtype, gm: _PGeom, contrib):

@@ -151,7 +151,7 @@ def test_weight_grad_paths_agree(monkeypatch, channels_last):
 
     rng = np.random.default_rng(3)
     x, w, b = _data(rng, (3, 4, 7, 6), (6, 2, 3, 2), True)
-    for cm_min, chunk in ((0, 1), (10 ** 9, 1), (0, 1 << 22)):
+    for cm_min, chunk in ((0, 1), (10 ** 9, 1), (0, 12000), (10 ** 9, 16000), (0, 1 << 22)):
         monkeypatch.setattr(conv_mod, "_CM_MIN_K", cm_min)
         monkeypatch.setattr(conv_mod, "_CHUNK_BYTES", chunk)
         _run(conv2d, TF.conv2d, x, w, b, channels_last, stride=1, padding=1, groups=2)
