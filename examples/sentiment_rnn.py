@@ -6,8 +6,7 @@ frequent training tokens (+ ``<unk>``, ``<pad>``), and each review is cut to its
 ``--max-len`` tokens. Batches are bucketed by length and packed
 (``pack_padded_sequence``), so padding costs neither time nor accuracy. The recurrent
 outputs are pooled over the valid steps (mean and max, concatenated) and a linear layer
-reads the two classes. Pooling every step rather than the final state also keeps the
-back-propagated gradients away from float32 denormals (slow on x86 CPUs).
+reads the two classes (pooling every step scored better than the final state alone).
 
 ``--val-size`` training reviews are held out (never trained on) to pick the epoch whose
 weights are kept; the test set is scored once, with those weights. The learning rate
@@ -89,7 +88,7 @@ def main(argv=None) -> float:
     ap.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
     ap.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--vocab-size", type=int, default=20000)
-    ap.add_argument("--max-len", type=int, default=256)
+    ap.add_argument("--max-len", type=int, default=400)
     ap.add_argument("--embed", type=int, default=128)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--dropout", type=float, default=0.3)
