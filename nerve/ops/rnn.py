@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend as B
+from .. import _parallel
 from ..autograd import Function, once_differentiable
 from ..tensor import Tensor
 
@@ -458,8 +459,12 @@ class _LSTMWeights:
         self.H = H
 
 
-def _lstm_fwd(Z, w, c0, bs, rev, train):
-    """Run one direction over Z (see above); returns (gates R, tanh(c) TC, cells C) or c_n."""
+def _lstm_fwd(Z, w, c0, bs, rev, train, out=None):
+    """Run one direction over Z (see above); returns (gates R, tanh(c) TC, cells C) or c_n.
+
+    ``out``: the (R, TC, C) arrays to fill when training (views of bigger ones allowed,
+    as when the batch is split across threads); fresh ones when None.
+    """
     xp = B.xp_of(Z)
     T1, Bn, K = Z.shape
     T = T1 - 1
@@ -472,9 +477,10 @@ def _lstm_fwd(Z, w, c0, bs, rev, train):
     s_buf = xp.empty((Bn, H3), dt)
     ig = xp.empty((Bn, H), dt)
     if train:
-        R = xp.empty((T, Bn, 4 * H), dt)
-        TC = xp.empty((T, Bn, H), dt)
-        C = xp.empty((T + 1, Bn, H), dt)
+        if out is None:
+            out = (xp.empty((T, Bn, 4 * H), dt), xp.empty((T, Bn, H), dt),
+                   xp.empty((T + 1, Bn, H), dt))
+        R, TC, C = out
         C[T if rev else 0] = c0
     else:
         r_buf = xp.empty((Bn, 4 * H), dt)
@@ -510,8 +516,12 @@ def _lstm_fwd(Z, w, c0, bs, rev, train):
     return (R, TC, C) if train else c_run
 
 
-def _lstm_bwd(Z, R, TC, C, w, dy, dh_n, dc, bs, rev):
-    """Back-propagate one direction through time; returns ∂G (T, B, 4H) and DXH = [∂x | ∂h]."""
+def _lstm_bwd(R, TC, C, w, dy, dh_n, dc, bs, rev, out=None):
+    """Back-propagate one direction through time; returns ∂G (T, B, 4H) and DXH = [∂x | ∂h].
+
+    ``dc`` (B, H) carries ∂c and is updated in place (it ends as ∂c₀). ``out``: the
+    (∂G, DXH) arrays to fill (views allowed; they need not be zeroed when ``bs`` is None).
+    """
     xp = B.xp_of(R)
     T, Bn, G = R.shape
     H = G // 4
@@ -519,9 +529,11 @@ def _lstm_bwd(Z, R, TC, C, w, dy, dh_n, dc, bs, rev):
     I = w.wb.shape[1] - H
     dt = R.dtype
     one, half = dt.type(1), dt.type(0.5)
-    alloc = xp.empty if bs is None else xp.zeros
-    dG = alloc((T, Bn, G), dt)
-    DXH = alloc((T + 1, Bn, I + H), dt)  # slot p(t) = [∂x_t | ∂h of the state step t read]
+    if out is None:
+        alloc = xp.empty if bs is None else xp.zeros
+        # DXH slot p(t) = [∂x_t | ∂h of the state step t read]
+        out = alloc((T, Bn, G), dt), alloc((T + 1, Bn, I + H), dt)
+    dG, DXH = out
     DXH[0 if rev else T, :, I:] = dh_n
     s_buf = xp.empty((Bn, H3), dt)
     t1 = xp.empty((Bn, H), dt)
@@ -560,6 +572,24 @@ def _lstm_bwd(Z, R, TC, C, w, dy, dh_n, dc, bs, rev):
             flush(dcb)
             flush(DXH[p, :b, I:])
     return dG, DXH
+
+
+# On a machine with several cores, the batch is split into row blocks that run the whole
+# recurrence side by side on Python threads, one BLAS thread each (nerve._parallel): the
+# rows of an LSTM are independent, and NumPy releases the GIL in its GEMMs and ufuncs, so
+# the per-step elementwise passes (one core only otherwise) run on every core as well as
+# the GEMMs. Only without ``lengths`` (a packed batch works on shrinking row prefixes).
+
+MIN_SPLIT_ROWS = 8  # rows per thread below which the per-step GEMMs get too thin
+
+
+def _by_rows(fn, Bn, flops, bs):
+    """[fn(lo, hi) for row blocks]: split across threads when that pays, else [fn(0, Bn)]."""
+    if bs is None and Bn >= MIN_SPLIT_ROWS * min(_parallel.get_threads(), Bn):
+        res = _parallel.batch_split(fn, Bn, flops)
+        if res is not None:
+            return res
+    return [fn(0, Bn)]
 
 
 def _lstm_unpermute(a, H):
@@ -608,7 +638,21 @@ class LSTMLayer(Function):
             if has_bias:
                 Z[:, :, I + H] = 1
             Z[T if rev else 0, :, hs] = h0d[d]
-            res = _lstm_fwd(Z, w, c0d[d], bs, rev, train)
+            c0 = c0d[d]
+            out = None
+            if train:
+                out = (xp.empty((T, Bn, 4 * H), dt), xp.empty((T, Bn, H), dt),
+                       xp.empty((T + 1, Bn, H), dt))
+
+            def run(lo, hi, Z=Z, w=w, c0=c0, rev=rev, out=out):
+                o = None if out is None else tuple(a[:, lo:hi] for a in out)
+                return _lstm_fwd(Z[:, lo:hi], w, c0[lo:hi], bs, rev, train, o)
+
+            parts = _by_rows(run, Bn, 8.0 * T * Bn * K * H, bs)
+            if train:
+                res = out
+            else:
+                res = parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=0)
             y = Z[:T, :, hs] if rev else Z[1:, :, hs]
             ys.append(y)
             # final states: the last valid step (the first step for the reverse direction)
@@ -654,8 +698,18 @@ class LSTMLayer(Function):
         for d, (w, Z, (R, TC, C)) in enumerate(ctx.dirs):
             rev = d == 1
             dc = gcn.data[d].copy()
-            dG, DXH = _lstm_bwd(Z, R, TC, C, w, dy_t[:, :, d * H:(d + 1) * H], ghn.data[d], dc,
-                                bs, rev)
+            dy = dy_t[:, :, d * H:(d + 1) * H]
+            dh_n = ghn.data[d]
+            alloc = xp.empty if bs is None else xp.zeros
+            dG, DXH = alloc((T, Bn, 4 * H), dt), alloc((T + 1, Bn, I + H), dt)
+
+            def run(lo, hi, R=R, TC=TC, C=C, w=w, dy=dy, dh_n=dh_n, dc=dc, rev=rev, dG=dG,
+                    DXH=DXH):
+                rows = slice(lo, hi)
+                _lstm_bwd(R[:, rows], TC[:, rows], C[:, rows], w, dy[:, rows], dh_n[rows],
+                          dc[rows], bs, rev, (dG[:, rows], DXH[:, rows]))
+
+            _by_rows(run, Bn, 8.0 * T * Bn * (I + H) * H, bs)
             gc0[d] = dc
             if rev and bs is not None:  # each row's backward ends at its own first step
                 gh0[d] = DXH[np.asarray(ctx.lengths), np.arange(Bn), I:]

@@ -131,6 +131,34 @@ def test_gradcheck_float64(mode, bidir, lengths):
     assert gradcheck(fn, [x, h0, c0, *ws], atol=1e-6, rtol=1e-4)
 
 
+@pytest.mark.parametrize("bidir", [False, True])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lstm_batch_split_across_threads_matches_torch(monkeypatch, bidir, batch_first):
+    """The LSTM's row blocks on parallel threads (several cores) give the same outputs,
+    states and gradients; the inference path (no grad) too."""
+    from nerve import _parallel as P
+
+    monkeypatch.setattr(P, "_threads", 3)
+    monkeypatch.setattr(P, "MIN_FLOPS", 0)
+    monkeypatch.setattr("nerve.ops.rnn.MIN_SPLIT_ROWS", 1)
+    outs, touts, ng, tg = run_both("LSTM", bidir, batch_first, Bn=7)
+    for i, (a, b) in enumerate(zip(outs, touts)):
+        close(a, b, 1e-10, 1e-12, f"output {i}")
+    for i, (a, b) in enumerate(zip(ng, tg)):
+        close(a, b, 1e-9, 1e-11, f"grad {i}")
+    rng = np.random.default_rng(3)
+    ws = [nerve.tensor(rng.standard_normal(sh).astype(np.float32) * 0.5)
+          for sh in [(20, 3), (20, 5), (20,), (20,)] * (2 if bidir else 1)]
+    x = nerve.tensor(rng.standard_normal((7, 6, 3)).astype(np.float32))
+    with nerve.no_grad():
+        split = recurrent_layer("LSTM", x, None, None, ws, batch_first=batch_first)
+        monkeypatch.setattr(P, "_threads", 1)
+        whole = recurrent_layer("LSTM", x, None, None, ws, batch_first=batch_first)
+    for a, b in zip(split, whole):
+        assert a.data.dtype == np.float32
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
 def test_inference_path_equals_training_path():
     rng = np.random.default_rng(2)
     for mode in MODES:
