@@ -240,6 +240,20 @@ def test_segment_sum_equals_add_at():
             np.testing.assert_allclose(_segment_sum_rows(gg, ids, 50), ref, atol=1e-12)
 
 
+def test_segment_sum_large_vocabulary():
+    """Tables beyond 2¹⁶ rows sort the full ids (the 16-bit radix sort would wrap)."""
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 70_000, (4, 9))
+    ids[0, :3] = 65_536 + 7  # would collide with id 7 if truncated to 16 bits
+    ids[1, :2] = 7
+    g = rng.standard_normal(ids.shape + (3,)).astype(np.float32)
+    ref = np.zeros((70_000, 3), np.float32)
+    np.add.at(ref, ids.reshape(-1), g.reshape(-1, 3))
+    got = _segment_sum_rows(g, ids, 70_000)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6)
+
+
 def test_embedding_gradcheck_and_double_backward():
     rng = np.random.default_rng(5)
     W = nerve.tensor(rng.standard_normal((5, 3)), requires_grad=True)
