@@ -583,9 +583,10 @@ def _lstm_bwd(R, TC, C, w, dy, dh_n, dc, bs, rev, out=None):
 MIN_SPLIT_ROWS = 8  # rows per thread below which the per-step GEMMs get too thin
 
 
-def _by_rows(fn, Bn, flops, bs):
-    """[fn(lo, hi) for row blocks]: split across threads when that pays, else [fn(0, Bn)]."""
-    if bs is None and Bn >= MIN_SPLIT_ROWS * min(_parallel.get_threads(), Bn):
+def _by_rows(fn, Bn, flops, bs, xp):
+    """[fn(lo, hi) for row blocks]: split across threads when that pays, else [fn(0, Bn)].
+    NumPy arrays only (a GPU runs each step whole)."""
+    if xp is np and bs is None and Bn >= MIN_SPLIT_ROWS * min(_parallel.get_threads(), Bn):
         res = _parallel.batch_split(fn, Bn, flops)
         if res is not None:
             return res
@@ -648,7 +649,7 @@ class LSTMLayer(Function):
                 o = None if out is None else tuple(a[:, lo:hi] for a in out)
                 return _lstm_fwd(Z[:, lo:hi], w, c0[lo:hi], bs, rev, train, o)
 
-            parts = _by_rows(run, Bn, 8.0 * T * Bn * K * H, bs)
+            parts = _by_rows(run, Bn, 8.0 * T * Bn * K * H, bs, xp)
             if train:
                 res = out
             else:
@@ -709,7 +710,7 @@ class LSTMLayer(Function):
                 _lstm_bwd(R[:, rows], TC[:, rows], C[:, rows], w, dy[:, rows], dh_n[rows],
                           dc[rows], bs, rev, (dG[:, rows], DXH[:, rows]))
 
-            _by_rows(run, Bn, 8.0 * T * Bn * (I + H) * H, bs)
+            _by_rows(run, Bn, 8.0 * T * Bn * (I + H) * H, bs, xp)
             gc0[d] = dc
             if rev and bs is not None:  # each row's backward ends at its own first step
                 gh0[d] = DXH[np.asarray(ctx.lengths), np.arange(Bn), I:]
