@@ -159,6 +159,27 @@ def test_lstm_batch_split_across_threads_matches_torch(monkeypatch, bidir, batch
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("bidir,lengths", [(False, None), (True, None), (True, [3, 5, 1, 4])])
+def test_lstm_loss_on_final_state_only(bidir, lengths):
+    """A classifier reads h_n alone: ∂y is all zeros (the backward skips adding it)."""
+    torch.manual_seed(0)
+    m = torch.nn.LSTM(3, 4, bidirectional=bidir, batch_first=True).double()
+    x = torch.randn(4, 5, 3, dtype=torch.float64, requires_grad=True)
+    inp = x if lengths is None else torch.nn.utils.rnn.pack_padded_sequence(
+        x, torch.tensor(lengths), True, enforce_sorted=False)
+    _, (hn, cn) = m(inp)
+    cot = torch.randn_like(hn)
+    (hn * cot).sum().backward()
+    X = nerve.tensor(x.detach().numpy(), requires_grad=True)
+    ps = [nerve.tensor(p.detach().numpy(), requires_grad=True) for p in m.parameters()]
+    _, hn_n, _ = recurrent_layer("LSTM", X, None, None, ps, batch_first=True, lengths=lengths)
+    (hn_n * nerve.tensor(cot.numpy())).sum().backward()
+    close(hn_n, hn, 1e-10, 1e-12, "h_n")
+    close(X.grad, x.grad, 1e-9, 1e-11, "grad x")
+    for i, (a, p) in enumerate(zip(ps, m.parameters())):
+        close(a.grad, p.grad, 1e-9, 1e-11, f"grad param {i}")
+
+
 def test_inference_path_equals_training_path():
     rng = np.random.default_rng(2)
     for mode in MODES:
