@@ -442,9 +442,9 @@ class _LSTMWeights:
     tanh²(a/2))), so neither factor costs an elementwise pass.
     """
 
-    __slots__ = ("wT", "wb", "H")
+    __slots__ = ("wT", "wb", "H", "I")
 
-    def __init__(self, w_ih, w_hh, b_ih, b_hh):
+    def __init__(self, w_ih, w_hh, b_ih, b_hh, backward=True):
         xp = B.xp_of(w_ih)
         dt = w_ih.dtype
         H = w_hh.shape[1]
@@ -455,8 +455,8 @@ class _LSTMWeights:
         sc[:3 * H] = 0.5
         self.wT = xp.ascontiguousarray((w * sc).T)
         sc[:3 * H] = 0.25
-        self.wb = w[:, :w_ih.shape[1] + H] * sc
-        self.H = H
+        self.wb = w[:, :w_ih.shape[1] + H] * sc if backward else None  # not for inference
+        self.H, self.I = H, w_ih.shape[1]
 
 
 def _lstm_fwd(Z, w, c0, bs, rev, train, out=None):
@@ -469,7 +469,7 @@ def _lstm_fwd(Z, w, c0, bs, rev, train, out=None):
     T1, Bn, K = Z.shape
     T = T1 - 1
     H = w.H
-    I = K - H - (w.wT.shape[0] - w.wb.shape[1])
+    I = w.I
     hs = slice(I, I + H)
     H3 = 3 * H
     dt = Z.dtype
@@ -527,7 +527,7 @@ def _lstm_bwd(R, TC, C, w, dy, dh_n, dc, bs, rev, out=None):
     T, Bn, G = R.shape
     H = G // 4
     H2, H3 = 2 * H, 3 * H
-    I = w.wb.shape[1] - H
+    I = w.I
     dt = R.dtype
     one, half = dt.type(1), dt.type(0.5)
     if out is None:
@@ -630,7 +630,7 @@ class LSTMLayer(Function):
         ys, saved = [], []
         for d in range(D):
             rev = d == 1
-            w = _LSTMWeights(*ws[d])
+            w = _LSTMWeights(*ws[d], backward=train)
             Z = (xp.empty if bs is None else xp.zeros)((T + 1, Bn, K), dt)
             if rev:
                 Z[1:, :, :I] = xt
