@@ -3,6 +3,14 @@
 Each round runs a block of nerve steps then a block of torch steps (order alternating
 between rounds), so drifts in clock speed or background load hit both alike. Reported:
 median milliseconds per step and the ratio nerve / torch (< 1 means nerve is faster).
+
+Both libraries keep worker threads that spin for a while after each parallel call
+(OpenBLAS for ~0.1 s, PyTorch's OpenMP pool too). Run back to back, one library's
+spinning workers steal the cores the other needs (measured: PyTorch's MLP step 2.5 ms
+after an idle pause, 3.5-6.7 ms right after nerve's GEMMs). So every block starts after
+a pause long enough for the other side's workers to go to sleep, and its first step
+(which wakes its own workers) is not timed: each side is measured in the steady state
+of a training loop that runs alone.
 """
 from __future__ import annotations
 
@@ -36,6 +44,9 @@ def machine() -> str:
             f"python {platform.python_version()}")
 
 
+PAUSE_S = 0.3  # > OpenBLAS's 2^28-cycle spin and PyTorch's OpenMP spin
+
+
 def compare(name: str, nerve_step: Callable[[], object], torch_step: Callable[[], object],
             rounds: int = 15, per_round: int = 5, warmup: int = 5) -> dict:
     """Median ms/step of both callables and their ratio."""
@@ -48,6 +59,8 @@ def compare(name: str, nerve_step: Callable[[], object], torch_step: Callable[[]
         if r % 2:
             order.reverse()
         for fn, acc in order:
+            time.sleep(PAUSE_S)  # let the other library's spinning workers go to sleep
+            fn()  # wakes this library's workers; not timed
             for _ in range(per_round):
                 t0 = time.perf_counter()
                 fn()

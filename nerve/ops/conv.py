@@ -30,6 +30,7 @@ import math
 
 import numpy as np
 
+from .. import _parallel
 from ..autograd import Function, once_differentiable
 from ..tensor import Tensor
 
@@ -97,6 +98,19 @@ class _Geom:
     def y_shape(self, n: int | None = None) -> tuple:
         n = self.n if n is None else n
         return (n, self.ho, self.wo, self.o) if self.cl else (n, self.o, self.ho, self.wo)
+
+    def with_n(self, n: int) -> _Geom:
+        """The same convolution over a batch of ``n``."""
+        gm = _Geom.__new__(_Geom)
+        for k in _Geom.__slots__:
+            setattr(gm, k, getattr(self, k))
+        gm.n = n
+        return gm
+
+    @property
+    def flops(self) -> int:
+        """Multiply-adds x 2 of the forward GEMM (also of each gradient)."""
+        return 2 * self.n * self.o * (self.c // self.g) * self.kh * self.kw * self.ho * self.wo
 
 
 def _same_pad(size: int, k: int, s: int, d: int) -> tuple:
@@ -368,11 +382,14 @@ def _forward_cm(x, wm, y, gm: _Geom, m: int, ones: bool, relu: bool) -> None:
                   ycm.reshape(gm.g, og, mm, p).transpose(2, 0, 1, 3))
 
 
-def conv_forward_array(x, w, b, gm: _Geom, relu: bool = False):
+def conv_forward_array(x, w, b, gm: _Geom, relu: bool = False, out=None):
     """y = conv(x, w) + b on arrays (the forward kernel); ``relu`` clamps each chunk while
-    it is still in cache."""
+    it is still in cache. Big batches are split across threads (:func:`_split`)."""
     xp = _xp(x)
-    y = xp.empty(gm.y_shape(), dtype=w.dtype)
+    y = xp.empty(gm.y_shape(), dtype=w.dtype) if out is None else out
+    if out is None and _split(gm, x, lambda lo, hi: conv_forward_array(
+            x[lo:hi], w, b, gm.with_n(hi - lo), relu, out=y[lo:hi])):
+        return y
     if gm.n == 0:
         return y
     wm = _wmat(w, b, gm)
@@ -497,13 +514,16 @@ def _input_grad_flat_cf(g, w, gm: _Geom, dx) -> None:
         xp.sum(v, axis=(2, 3), out=out)
 
 
-def conv_input_grad_array(g, w, gm: _Geom, bias=None):
+def conv_input_grad_array(g, w, gm: _Geom, bias=None, out=None):
     """dx = col2im(Wᵀ g) on arrays (also the transposed convolution's forward, + bias)."""
     xp = _xp(g)
-    dx = xp.empty(gm.x_shape(), dtype=w.dtype)
+    dx = xp.empty(gm.x_shape(), dtype=w.dtype) if out is None else out
     if gm.n == 0:
         return dx
     g = xp.ascontiguousarray(g)
+    if out is None and _split(gm, g, lambda lo, hi: conv_input_grad_array(
+            g[lo:hi], w, gm.with_n(hi - lo), bias, out=dx[lo:hi])):
+        return dx
     badd = None
     if bias is not None:
         badd = bias.reshape(1, 1, 1, -1) if gm.cl else bias.reshape(1, -1, 1, 1)
@@ -553,6 +573,15 @@ def conv_input_grad_array(g, w, gm: _Geom, bias=None):
     return dx
 
 
+def _split(gm: _Geom, a, fn):
+    """Run ``fn(lo, hi)`` over halves (thirds...) of the batch on parallel threads, one
+    BLAS thread each, when the convolution is big enough; the list of results, or None
+    when it ran nothing (then the caller does the whole batch itself)."""
+    if gm.n < 2 or not isinstance(a, np.ndarray):
+        return None
+    return _parallel.batch_split(fn, gm.n, gm.flops)
+
+
 def _cols_cm(xp, gm: _Geom, xc, store, pad, ones: bool):
     """Channel-major im2col of a chunk: (G, Kg [+1], m·P), Kg ordered (Cg, kh, kw)."""
     m = xc.shape[0]
@@ -590,6 +619,15 @@ def conv_weight_grad_array(x, g, gm: _Geom, w_shape, dtype, need_w=True, need_b=
             gb = g.sum(axis=axes, dtype=dtype)
         return None, gb
     g = xp.ascontiguousarray(g)
+    parts = _split(gm, g, lambda lo, hi: conv_weight_grad_array(
+        x[lo:hi], g[lo:hi], gm.with_n(hi - lo), w_shape, dtype, need_w, need_b))
+    if parts:  # partial sums over each thread's images
+        gw, gb = parts[0]
+        for pw, pb in parts[1:]:
+            gw += pw
+            if gb is not None:
+                gb += pb
+        return gw, gb
     ke = kg + need_b
     acc = xp.zeros((gm.g, ke, og), dtype=dtype)
     p = gm.ho * gm.wo

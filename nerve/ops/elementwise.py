@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .. import _backend as B
+from .. import _parallel
 from ..autograd import Function, _Mode
 from ..tensor import Tensor
 
@@ -140,10 +141,18 @@ def clone(x: Tensor) -> Tensor:
 
 # --- arithmetic -------------------------------------------------------------------------
 
+def _binary(f, a, b):
+    """``f(a, b)`` on arrays; big same-shape NumPy operands are split across threads."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and \
+            a.size >= _parallel.MIN_ELEMS:
+        return _parallel.ufunc(f, a, b, out=np.empty(a.shape, np.result_type(a, b)))
+    return f(a, b)
+
+
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return a.data + b.data
+        return _binary(np.add, a.data, b.data) if a.xp is np else a.data + b.data
 
     @staticmethod
     def backward(ctx, g):  # d(a+b) = da + db
@@ -153,7 +162,7 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return a.data - b.data
+        return _binary(np.subtract, a.data, b.data) if a.xp is np else a.data - b.data
 
     @staticmethod
     def backward(ctx, g):  # d(a-b) = da - db
@@ -164,7 +173,7 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a.data * b.data
+        return _binary(np.multiply, a.data, b.data) if a.xp is np else a.data * b.data
 
     @staticmethod
     def backward(ctx, g):  # d(ab) = b da + a db
@@ -470,12 +479,23 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return x.xp.maximum(x.data, 0)
+        d = x.data
+        return _parallel.ufunc(np.maximum, d, d.dtype.type(0), out=np.empty_like(d)) \
+            if x.xp is np else x.xp.maximum(d, 0)
 
     @staticmethod
     def backward(ctx, g):  # d relu = [x > 0] dx
         (x,) = ctx.saved_tensors
-        return mul(g, W(x.data > 0))
+        xd, gd = x.data, g.data
+        if _Mode.enabled or x.xp is not np or gd.shape != xd.shape or not gd.ndim:
+            return mul(g, W(xd > 0))
+        out = np.empty(gd.shape, np.result_type(gd, xd))
+
+        def run(lo, hi):  # one pass per block: the mask stays in cache
+            np.multiply(gd[lo:hi], xd[lo:hi] > 0, out=out[lo:hi])
+
+        _parallel.split_rows(run, out.shape[0], out.size)
+        return W(out)
 
 
 class LeakyRelu(Function):

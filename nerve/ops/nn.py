@@ -6,7 +6,7 @@ import numpy as np
 from ..autograd import Function, _Mode, once_differentiable
 from ..random import _rng
 from ..tensor import Tensor
-from .elementwise import _float, exp, mul, sub
+from .elementwise import _binary, _float, exp, mul, sub
 from .reduce import sum as _sum
 from .shape import _norm_dim
 
@@ -258,7 +258,7 @@ class DropoutMask(Function):
     @staticmethod
     def forward(ctx, x, mask):
         ctx.mask = mask
-        return x.data * mask
+        return _binary(np.multiply, x.data, mask) if x.xp is np else x.data * mask
 
     @staticmethod
     def backward(ctx, g):  # d(x⊙m) = m dx

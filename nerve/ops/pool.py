@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _parallel
 from ..autograd import Function, once_differentiable
 from ..tensor import Tensor
 from .conv import _as_strided, _channels_last, _ntuple, _xp
@@ -140,10 +141,11 @@ def _interior(buf, gm: _PGeom):
     return buf[:, :, gm.ph:gm.ph + gm.h, gm.pw:gm.pw + gm.w]
 
 
-def _scatter_taps(xp, x_shape, dtype, gm: _PGeom, contrib):
-    """dx from per-tap contributions: ``contrib(t, view, add)`` writes tap t's gradient."""
+def _scatter_taps(xp, x_shape, dtype, gm: _PGeom, contrib, out=None):
+    """dx from per-tap contributions: ``contrib(t, view, add)`` writes tap t's gradient
+    (into ``out`` when given)."""
     if gm.covers:  # disjoint taps tiling the input: plain assignment, no zeroing
-        dx = xp.empty(x_shape, dtype=dtype)
+        dx = xp.empty(x_shape, dtype=dtype) if out is None else out
         for t, v in gm.tap_views(dx):
             contrib(t, v, False)
         return dx
@@ -156,7 +158,11 @@ def _scatter_taps(xp, x_shape, dtype, gm: _PGeom, contrib):
     add = not gm.disjoint
     for t, v in gm.tap_views(buf):
         contrib(t, v, add)
-    return xp.ascontiguousarray(_interior(buf, gm)) if gm.needs_pad else buf
+    res = _interior(buf, gm) if gm.needs_pad else buf
+    if out is not None:
+        out[...] = res
+        return out
+    return xp.ascontiguousarray(res)
 
 
 def _lift(a, nd, cl):
@@ -211,29 +217,57 @@ def _taps(a, gm: _PGeom):
     return [buf[:, :, t] for t in range(gm.kh * gm.kw)]
 
 
+def _max_rows(xd, gm: _PGeom, out, idx) -> None:
+    """Max pooling of a block of rows into ``out`` (and the winning tap into ``idx``)."""
+    taps = _taps(_padded(xd, gm, -np.inf), gm)
+    xp = _xp(xd)
+    xp.copyto(out, taps[0])
+    if idx is None:
+        for v in taps[1:]:
+            xp.maximum(out, v, out=out)
+        return
+    # branch-free running argmax: idx += [tap > max]·(t - idx); ties keep the first
+    idx[...] = 0
+    gt = xp.empty(out.shape, dtype=bool)
+    tmp = xp.empty(out.shape, dtype=idx.dtype)
+    for t in range(1, len(taps)):
+        xp.greater(taps[t], out, out=gt)
+        xp.maximum(out, taps[t], out=out)
+        xp.subtract(t, idx, out=tmp)
+        xp.multiply(tmp, gt, out=tmp)
+        xp.add(idx, tmp, out=idx)
+
+
+def _max_grad_rows(gd, idx, gm: _PGeom, dx) -> None:
+    """dx (a block of rows) from the output gradient ``gd`` and the winning taps."""
+    xp = _xp(gd)
+    mask = xp.empty(idx.shape, dtype=bool)
+
+    def contrib(t, v, add):
+        xp.equal(idx, t, out=mask)
+        if add:
+            v += gd * mask
+        else:
+            xp.multiply(gd, mask, out=v)
+
+    _scatter_taps(xp, dx.shape, dx.dtype, gm, contrib, out=dx)
+
+
 class MaxPool(Function):
     @staticmethod
     def forward(ctx, x, gm, nd, want_indices):
         xd = _lift(x.data, nd, gm.cl)
-        taps = _taps(_padded(xd, gm, -np.inf), gm)
         xp = _xp(xd)
-        out = taps[0].copy()
+        n = xd.shape[0]
+        oshape = (n, gm.ho, gm.wo, xd.shape[3]) if gm.cl else (n, xd.shape[1], gm.ho, gm.wo)
+        out = xp.empty(oshape, dtype=xd.dtype)
         idx = None
         if ctx.needs_input_grad[0] or want_indices:
-            # branch-free running argmax: idx += [tap > max]·(t - idx); ties keep the first
-            big = len(taps) >= 256
-            idx = xp.zeros(out.shape, dtype=np.int32 if big else np.uint8)
-            gt = xp.empty(out.shape, dtype=bool)
-            tmp = xp.empty(out.shape, dtype=idx.dtype)
-            for t in range(1, len(taps)):
-                xp.greater(taps[t], out, out=gt)
-                xp.maximum(out, taps[t], out=out)
-                xp.subtract(t, idx, out=tmp)
-                xp.multiply(tmp, gt, out=tmp)
-                xp.add(idx, tmp, out=idx)
-        else:
-            for v in taps[1:]:
-                xp.maximum(out, v, out=out)
+            idx = xp.empty(oshape, dtype=np.int32 if gm.kh * gm.kw >= 256 else np.uint8)
+        # rows are independent: big batches run in parallel threads
+        _parallel.split_rows(lambda lo, hi: _max_rows(
+            xd[lo:hi], gm, out[lo:hi], None if idx is None else idx[lo:hi]), n,
+            xd.size if xp is np else 0)
         ctx.gm, ctx.nd, ctx.idx, ctx.x_shape = gm, nd, idx, xd.shape
         y = _drop(out, nd, gm.cl)
         if not want_indices:
@@ -247,16 +281,10 @@ class MaxPool(Function):
         gm, idx = ctx.gm, ctx.idx
         gd = _lift(g.data, ctx.nd, gm.cl)
         xp = _xp(gd)
-        mask = xp.empty(idx.shape, dtype=bool)
-
-        def contrib(t, v, add):
-            xp.equal(idx, t, out=mask)
-            if add:
-                v += gd * mask
-            else:
-                xp.multiply(gd, mask, out=v)
-
-        dx = _scatter_taps(xp, ctx.x_shape, gd.dtype, gm, contrib)
+        dx = xp.empty(ctx.x_shape, dtype=gd.dtype)
+        _parallel.split_rows(lambda lo, hi: _max_grad_rows(gd[lo:hi], idx[lo:hi], gm,
+                                                           dx[lo:hi]), dx.shape[0],
+                             dx.size if xp is np else 0)
         return _drop(dx, ctx.nd, gm.cl), None, None, None
 
 

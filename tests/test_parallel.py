@@ -1,0 +1,106 @@
+"""nerve._parallel: row-split passes and batch-split convolutions give the serial results."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from nerve import _parallel as P
+from nerve.ops import conv as C
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Force splitting: 3 threads, no size thresholds."""
+    monkeypatch.setattr(P, "_threads", 3)
+    monkeypatch.setattr(P, "MIN_ELEMS", 0)
+    monkeypatch.setattr(P, "MIN_FLOPS", 0)
+    if P.blas_threads() is None:
+        pytest.skip("no control over this NumPy's BLAS threads")
+
+
+def test_split_rows_covers_every_row_once(split_everything):
+    seen = []
+    lock = threading.Lock()
+
+    def fn(lo, hi):
+        with lock:
+            seen.extend(range(lo, hi))
+
+    P.split_rows(fn, 10, 10)
+    assert sorted(seen) == list(range(10))
+
+
+def test_ufunc_and_copyto_match_numpy(split_everything):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((7, 5, 3), dtype=np.float32)
+    b = rng.standard_normal((5, 3), dtype=np.float32)
+    row = rng.standard_normal((1, 5, 3), dtype=np.float32)
+    out = np.empty_like(x)
+    np.testing.assert_array_equal(P.ufunc(np.maximum, x, 0, out=out), np.maximum(x, 0))
+    np.testing.assert_array_equal(P.ufunc(np.add, x, b, out=out), x + b)
+    np.testing.assert_array_equal(P.ufunc(np.multiply, row, x, out=out), row * x)
+    P.copyto(out, x[:, ::-1])
+    np.testing.assert_array_equal(out, x[:, ::-1])
+    P.copyto(out, b)
+    np.testing.assert_array_equal(out, np.broadcast_to(b, x.shape))
+
+
+def test_worker_exceptions_propagate(split_everything):
+    def fn(lo, hi):
+        if lo > 0:
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        P.split_rows(fn, 6, 6)
+    with pytest.raises(ValueError, match="boom"):
+        P.batch_split(fn, 6, 1e9)
+
+
+def test_blas_threads_restored(split_everything):
+    before = P.blas_threads()
+    P.batch_split(lambda lo, hi: P.blas_threads(), 4, 1e9)
+    assert P.blas_threads() == before
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(stride=1, padding=0, groups=1, cl=False),
+    dict(stride=2, padding=1, groups=1, cl=False),
+    dict(stride=1, padding=1, groups=2, cl=False),
+    dict(stride=1, padding=0, groups=1, cl=True),
+    dict(stride=2, padding=(1, 2), groups=1, cl=True),
+])
+@pytest.mark.parametrize("bias", [True, False])
+def test_split_convolution_equals_whole_batch(monkeypatch, cfg, bias):
+    rng = np.random.default_rng(1)
+    n, c, o, h = 5, 4, 6, 9
+    xs = (n, h, h, c) if cfg["cl"] else (n, c, h, h)
+    x = rng.standard_normal(xs, dtype=np.float32)
+    w = rng.standard_normal((o, c // cfg["groups"], 3, 3), dtype=np.float32)
+    b = rng.standard_normal(o, dtype=np.float32) if bias else None
+
+    import nerve
+
+    gm = C._geometry("conv2d", x.shape, w.shape, cfg["stride"], cfg["padding"], 1,
+                     cfg["groups"], cfg["cl"], 2, bias=nerve.tensor(b) if bias else None)
+    g = rng.standard_normal(gm.y_shape(), dtype=np.float32)
+
+    def run():
+        return (C.conv_forward_array(x, w, b, gm, relu=True),
+                C.conv_input_grad_array(g, w, gm),
+                *C.conv_weight_grad_array(x, g, gm, w.shape, np.float32, True, bias))
+
+    monkeypatch.setattr(P, "_threads", 1)
+    whole = run()
+    monkeypatch.setattr(P, "_threads", 3)
+    monkeypatch.setattr(P, "MIN_FLOPS", 0)
+    if P.blas_threads() is None:
+        pytest.skip("no control over this NumPy's BLAS threads")
+    split = run()
+    for a, s in zip(whole, split):
+        if a is None:
+            assert s is None
+            continue
+        assert s.dtype == np.float32 and s.shape == a.shape
+        np.testing.assert_allclose(s, a, rtol=1e-5, atol=1e-5)
