@@ -24,6 +24,7 @@ from .. import _backend as B
 from ..autograd import Function, once_differentiable
 from ..random import _rng
 from ..tensor import Tensor
+from .nn import keep_mask
 
 W = Tensor._wrap
 
@@ -72,9 +73,7 @@ def _attn_forward(q, k, v, mask, dropout_p, is_causal, scale):
     drop = None
     ad = a
     if dropout_p > 0:
-        u = _rng().random(a.shape, dtype=dt if dt in (np.float32, np.float64) else np.float64)
-        drop = (u >= dt.type(dropout_p)).astype(dt)
-        drop *= dt.type(1.0 / (1.0 - dropout_p))
+        drop = keep_mask(_rng(), a.shape, dropout_p, dt)
         ad = a * drop
     return ad @ v, a, ad, drop, qs
 

@@ -1,6 +1,8 @@
 """Neural-network primitives: softmax, log-softmax, fused cross-entropy, NLL, one-hot, dropout."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function, _Mode, once_differentiable
@@ -254,6 +256,22 @@ def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
     return W(out)
 
 
+def keep_mask(rng, shape, p: float, dt) -> np.ndarray:
+    """Dropout's scaled mask: 1/(1-p) with probability 1-p, else 0 (dtype ``dt``).
+
+    Drawn as 16-bit integers compared with round(p·65536) — a quarter of the random
+    bits of a float32 draw per element (1.7 ms instead of 3.8 ms for 1.18 M values), with
+    p resolved to 1/65536 (exact for p = k/2^16, e.g. 0.5 and 0.25).
+    """
+    n = math.prod(shape)
+    thr = round(p * 65536)
+    if 0 < thr < 65536:
+        keep = np.frombuffer(rng.bytes(2 * n), dtype=np.uint16) >= np.uint16(thr)
+    else:
+        keep = rng.random(n, dtype=dt) >= dt.type(p)
+    return np.multiply(keep, dt.type(1.0 / (1.0 - p)), out=np.empty(n, dt)).reshape(shape)
+
+
 class DropoutMask(Function):
     @staticmethod
     def forward(ctx, x, mask):
@@ -275,10 +293,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = Fa
     dt = x.data.dtype
     if p == 1.0:
         return mul(x, 0.0)
-    u = _rng(generator).random(x.data.shape, dtype=dt if dt in (np.float32, np.float64)
-                               else np.float64)
-    mask = (u >= dt.type(p)) * dt.type(1.0 / (1.0 - p))
-    mask = mask.astype(dt, copy=False)
+    mask = keep_mask(_rng(generator), x.data.shape, p,
+                     dt if dt in (np.float32, np.float64) else np.dtype(np.float64))
     if x.xp is not np:
         mask = x.xp.asarray(mask)
     return DropoutMask.apply(x, mask)
