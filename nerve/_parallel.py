@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 MIN_ELEMS = 1 << 20  # a hand-off costs ~85 µs (waking an idle vCPU): smaller passes don't pay
-MIN_FLOPS = 1e8  # batch_split: a conv under this runs whole (MNIST conv1 fwd: 0.5e8)
+MIN_FLOPS = 3e7  # batch_split: work under this runs whole (MNIST conv1 forward: 5e7)
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0

@@ -104,3 +104,42 @@ def test_split_convolution_equals_whole_batch(monkeypatch, cfg, bias):
             continue
         assert s.dtype == np.float32 and s.shape == a.shape
         np.testing.assert_allclose(s, a, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+@pytest.mark.parametrize("mask_kind", [None, "bool", "float", "causal"])
+def test_split_attention_equals_whole_batch(monkeypatch, dropout, mask_kind):
+    from nerve.ops import attention as A
+
+    rng = np.random.default_rng(2)
+    n, h, L, S, E = 4, 2, 5, 6, 3
+    q = rng.standard_normal((n, h, L, E), dtype=np.float32)
+    k = rng.standard_normal((n, h, S, E), dtype=np.float32)
+    v = rng.standard_normal((n, h, S, E + 1), dtype=np.float32)
+    g = rng.standard_normal((n, h, L, E + 1), dtype=np.float32)
+    mask = None
+    if mask_kind == "bool":
+        mask = rng.random((n, 1, L, S)) > 0.3
+        mask[..., 0] = True
+    elif mask_kind == "float":
+        mask = rng.standard_normal((L, S), dtype=np.float32)
+    causal = mask_kind == "causal"
+
+    def run():
+        import nerve
+
+        nerve.manual_seed(5)
+        out, a, ad, drop, qs = A._attn_forward(q, k, v, mask, dropout, causal, 0.5)
+        grads = A._attn_backward(g, None, a, ad, drop, qs, k, v, 0.5, True, True, True, True)
+        return (out, a, ad) + grads
+
+    monkeypatch.setattr(P, "_threads", 1)
+    whole = run()
+    monkeypatch.setattr(P, "_threads", 3)
+    monkeypatch.setattr(P, "MIN_FLOPS", 0)
+    if P.blas_threads() is None:
+        pytest.skip("no control over this NumPy's BLAS threads")
+    split = run()
+    for a, s in zip(whole, split):
+        assert s.dtype == np.float32 and s.shape == a.shape
+        np.testing.assert_allclose(s, a, rtol=1e-5, atol=1e-6)

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from .. import _backend as B
+from .. import _parallel
 from ..autograd import Function, once_differentiable
 from ..random import _rng
 from ..tensor import Tensor
@@ -46,8 +47,52 @@ def _rowmax(s):
     return m if m is not s else m.copy()
 
 
+def _rows_of(n: int, nd: int, a, lo: int, hi: int):
+    """Rows lo:hi of ``a`` when it runs along the batch axis (else it broadcasts whole)."""
+    if a is None or a.ndim != nd or a.shape[0] != n:
+        return a
+    return a[lo:hi]
+
+
+def _cat(parts):
+    """Join per-thread results along the batch axis (None stays None)."""
+    return None if parts[0] is None else np.concatenate(parts)
+
+
+def _splittable(q, k, v) -> bool:
+    return (isinstance(q, np.ndarray) and q.ndim >= 3 and q.shape[0] >= 2
+            and q.shape[:-2] == k.shape[:-2] == v.shape[:-2])
+
+
+def _attn_work(q, k, v) -> float:
+    """FLOPs of both products plus ~40 per attention weight (softmax, masks)."""
+    L, E = q.shape[-2:]
+    S, ev = v.shape[-2:]
+    return math.prod(q.shape[:-2]) * L * S * (2.0 * (E + ev) + 40.0)
+
+
 def _attn_forward(q, k, v, mask, dropout_p, is_causal, scale):
-    """Arrays in, (out, A, Â, dropout mask, s·Q) out; shapes (…, L, E), (…, S, E), (…, S, Ev)."""
+    """Arrays in, (out, A, Â, dropout mask, s·Q) out; shapes (…, L, E), (…, S, E), (…, S, Ev).
+
+    Batches big enough are split across threads (the leading axis; the dropout mask is
+    drawn first, whole, so the result doesn't depend on the thread count)."""
+    if _splittable(q, k, v):
+        n, nd = q.shape[0], q.ndim
+        drop = None
+        if dropout_p > 0:
+            drop = keep_mask(_rng(), q.shape[:-1] + (k.shape[-2],), dropout_p, q.dtype)
+        parts = _parallel.batch_split(lambda lo, hi: _attn_forward_rows(
+            q[lo:hi], k[lo:hi], v[lo:hi], _rows_of(n, nd, mask, lo, hi), dropout_p, is_causal,
+            scale, _rows_of(n, nd, drop, lo, hi)), n, _attn_work(q, k, v))
+        if parts is not None:
+            out, a, ad, drop, qs = (_cat(p) for p in zip(*parts))
+            return out, a, (a if dropout_p == 0 else ad), drop, qs
+        return _attn_forward_rows(q, k, v, mask, dropout_p, is_causal, scale, drop)
+    return _attn_forward_rows(q, k, v, mask, dropout_p, is_causal, scale)
+
+
+def _attn_forward_rows(q, k, v, mask, dropout_p, is_causal, scale, drop=None):
+    """:func:`_attn_forward` on one block of rows (``drop``: a mask drawn beforehand)."""
     dt = q.dtype
     qs = q * dt.type(scale)  # scale the smaller operand (L×E, not L×S)
     s = qs @ _swap(k)
@@ -70,16 +115,30 @@ def _attn_forward(q, k, v, mask, dropout_p, is_causal, scale):
         tot[tot == 0] = 1
     np.reciprocal(tot, out=tot)
     a *= tot
-    drop = None
     ad = a
     if dropout_p > 0:
-        drop = keep_mask(_rng(), a.shape, dropout_p, dt)
+        if drop is None:
+            drop = keep_mask(_rng(), a.shape, dropout_p, dt)
         ad = a * drop
     return ad @ v, a, ad, drop, qs
 
 
 def _attn_backward(g, ga, a, ad, drop, qs, k, v, scale, nq, nk, nv, nm):
-    """(∂Q, ∂K, ∂V, ∂mask) for _attn_forward, only those asked for (else None)."""
+    """(∂Q, ∂K, ∂V, ∂mask) for _attn_forward, only those asked for (else None); split
+    across threads like the forward."""
+    if _splittable(qs, k, v):
+        n, nd = qs.shape[0], qs.ndim
+        parts = _parallel.batch_split(lambda lo, hi: _attn_backward_rows(
+            g[lo:hi], _rows_of(n, nd, ga, lo, hi), a[lo:hi], ad[lo:hi],
+            _rows_of(n, nd, drop, lo, hi), qs[lo:hi], k[lo:hi], v[lo:hi], scale, nq, nk, nv,
+            nm), n, 2 * _attn_work(qs, k, v))
+        if parts is not None:
+            return tuple(_cat(p) for p in zip(*parts))
+    return _attn_backward_rows(g, ga, a, ad, drop, qs, k, v, scale, nq, nk, nv, nm)
+
+
+def _attn_backward_rows(g, ga, a, ad, drop, qs, k, v, scale, nq, nk, nv, nm):
+    """:func:`_attn_backward` on one block of rows."""
     gv = _swap(ad) @ g if nv else None
     gq = gk = gm = None
     if nq or nk or nm:
