@@ -48,16 +48,25 @@ def is_floating_point(x: Tensor) -> bool:
 
 
 def get_num_threads() -> int:
-    return _backend.threads()
+    """Threads nerve uses: for BLAS and for the passes it splits across cores itself."""
+    from . import _parallel
+
+    return _parallel.get_threads()
 
 
 def set_num_threads(n: int) -> None:
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore
+    """Use ``n`` threads: NumPy's OpenBLAS and nerve's own split passes (as
+    ``torch.set_num_threads``); ``nerve.set_num_threads(1)`` makes a run single-threaded."""
+    from . import _parallel
 
-        threadpool_limits(n)
-    except ImportError:
-        pass
+    _parallel.set_threads(n)
+    if not _parallel.set_blas_threads(n):
+        try:
+            from threadpoolctl import threadpool_limits  # type: ignore
+
+            threadpool_limits(n)
+        except ImportError:
+            pass
 
 
 class cuda:  # noqa: N801  (mirrors torch.cuda)

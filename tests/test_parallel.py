@@ -143,3 +143,61 @@ def test_split_attention_equals_whole_batch(monkeypatch, dropout, mask_kind):
     for a, s in zip(whole, split):
         assert s.dtype == np.float32 and s.shape == a.shape
         np.testing.assert_allclose(s, a, rtol=1e-5, atol=1e-6)
+
+
+def test_set_num_threads_round_trip():
+    import nerve
+
+    before_blas, before = P.blas_threads(), nerve.get_num_threads()
+    try:
+        nerve.set_num_threads(1)
+        assert nerve.get_num_threads() == 1
+        if before_blas is not None:
+            assert P.blas_threads() == 1
+    finally:
+        nerve.set_num_threads(before)
+        if before_blas is not None:
+            P.set_blas_threads(before_blas)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("masks", ["none", "2d+kpm", "3d", "causal"])
+def test_split_encoder_layer_inference_equals_whole(monkeypatch, batch_first, masks):
+    import nerve
+    from nerve import nn
+
+    nerve.manual_seed(0)
+    n, L, d, h = 5, 7, 8, 2
+    layer = nn.TransformerEncoderLayer(d, h, 16, batch_first=batch_first).eval()
+    rng = np.random.default_rng(3)
+    shape = (n, L, d) if batch_first else (L, n, d)
+    x = nerve.from_numpy(rng.standard_normal(shape, dtype=np.float32))
+    kw = {}
+    if masks == "2d+kpm":
+        kw["src_mask"] = nerve.from_numpy(rng.standard_normal((L, L), dtype=np.float32))
+        kpm = rng.random((n, L)) > 0.7
+        kpm[:, 0] = False
+        kw["src_key_padding_mask"] = nerve.from_numpy(kpm)
+    elif masks == "3d":
+        kw["src_mask"] = nerve.from_numpy(rng.standard_normal((n * h, L, L), dtype=np.float32))
+    elif masks == "causal":
+        kw["src_mask"] = nn.Transformer.generate_square_subsequent_mask(L)
+        kw["is_causal"] = True
+
+    def run():
+        with nerve.no_grad():
+            return layer(x, **kw).numpy()
+
+    monkeypatch.setattr(P, "_threads", 1)
+    whole = run()
+    monkeypatch.setattr(P, "_threads", 3)
+    monkeypatch.setattr(P, "MIN_FLOPS", 0)
+    if P.blas_threads() is None:
+        pytest.skip("no control over this NumPy's BLAS threads")
+    calls = []
+    orig = layer._layer
+    monkeypatch.setattr(layer, "_layer", lambda *a: calls.append(1) or orig(*a))
+    split = run()
+    assert len(calls) == 3  # really split into three blocks
+    assert split.dtype == np.float32
+    np.testing.assert_allclose(split, whole, rtol=1e-5, atol=1e-6)

@@ -20,6 +20,8 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import _backend as B
+from .. import _parallel
+from ..autograd import is_grad_enabled
 from ..ops.elementwise import gelu, relu
 from ..ops.nn import dropout as _dropout
 from ..tensor import Tensor
@@ -59,6 +61,35 @@ def _causal_mask(mask, is_causal, n, dtype):
     if is_causal and mask is None:
         return generate_square_subsequent_mask(n, dtype=dtype)
     return mask
+
+
+def _inference_split(layer: Module, fn: Callable, x: Tensor, batch_first: bool, nhead: int,
+                     attn_mask, key_padding_mask, flops: float) -> Tensor | None:
+    """Inference (eval mode, no graph): run ``fn(x, attn_mask, key_padding_mask)`` on
+    blocks of the batch in parallel threads, one BLAS thread each, and join the results;
+    None when that doesn't apply or pay. Each sample's output depends on that sample
+    alone, so every op of the layer (GEMMs, attention, layer norms, activations) runs on
+    all cores with one hand-off, instead of only the GEMMs."""
+    if layer.training or is_grad_enabled() or not isinstance(x.data, np.ndarray) or \
+            x.ndim != 3:
+        return None
+    if any(m._forward_hooks or m._forward_pre_hooks for m in layer.modules()):
+        return None  # a hook sees each call: keep it one call
+    axis = 0 if batch_first else 1
+    n = x.data.shape[axis]
+    if n < 2:
+        return None
+
+    def run(lo: int, hi: int):
+        xs = x[lo:hi] if axis == 0 else x[:, lo:hi]
+        am = attn_mask
+        if am is not None and am.ndim == 3:  # (N·heads, L, S)
+            am = am[lo * nhead:hi * nhead]
+        kp = None if key_padding_mask is None else key_padding_mask[lo:hi]
+        return fn(xs, am, kp).data
+
+    parts = _parallel.batch_split(run, n, flops)
+    return None if parts is None else Tensor._wrap(np.concatenate(parts, axis=axis))
 
 
 def _check_seq(name: str, x: Tensor, d_model: int, what: str, batch_first: bool) -> None:
@@ -114,6 +145,18 @@ class TransformerEncoderLayer(Module):
         _check_seq("TransformerEncoderLayer", src, self.d_model, "src", self.batch_first)
         src_mask = _causal_mask(src_mask, is_causal, _seq_len(src, self.batch_first),
                                 src.data.dtype)
+        y = _inference_split(self, self._layer, src, self.batch_first, self.self_attn.num_heads,
+                             src_mask, src_key_padding_mask, self._flops(src))
+        return y if y is not None else self._layer(src, src_mask, src_key_padding_mask)
+
+    def _flops(self, src: Tensor) -> float:
+        """Multiply-adds x 2 of the layer's GEMMs and attention products."""
+        d, ff = self.d_model, self.linear1.out_features
+        L = _seq_len(src, self.batch_first)
+        tokens = src.data.size // d
+        return 2.0 * tokens * (4 * d * d + 2 * d * ff + 2 * L * d)
+
+    def _layer(self, src: Tensor, src_mask, src_key_padding_mask) -> Tensor:
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask)
