@@ -293,7 +293,12 @@ class Tensor:
         return self.to(other.data.dtype)
 
     def contiguous(self) -> Tensor:
-        return self
+        """This tensor if its data is C-contiguous, else a C-contiguous copy (with grad)."""
+        if self.is_contiguous():
+            return self
+        from .ops.elementwise import clone
+
+        return clone(self)
 
     def is_contiguous(self) -> bool:
         return bool(self.data.flags["C_CONTIGUOUS"])

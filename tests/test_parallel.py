@@ -201,3 +201,21 @@ def test_split_encoder_layer_inference_equals_whole(monkeypatch, batch_first, ma
     assert len(calls) == 3  # really split into three blocks
     assert split.dtype == np.float32
     np.testing.assert_allclose(split, whole, rtol=1e-5, atol=1e-6)
+
+
+def test_small_batch_linear_is_column_major_and_exact():
+    """Linear on a small batch computes yᵀ = W xᵀ (column-major y); values, gradients and
+    contiguous() behave as for a row-major result."""
+    import nerve
+
+    rng = np.random.default_rng(4)
+    lin = nerve.nn.Linear(6, 3)
+    x = nerve.from_numpy(rng.standard_normal((5, 6), dtype=np.float32)).requires_grad_()
+    y = lin(x)
+    ref = x.data @ lin.weight.data.T + lin.bias.data
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-6, atol=1e-6)
+    assert y.dtype == nerve.float32
+    c = y.contiguous()
+    assert c.is_contiguous() and c.data.flags["C_CONTIGUOUS"]
+    (c * c).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * ref @ lin.weight.data, rtol=1e-5, atol=1e-5)

@@ -128,7 +128,7 @@ def to_device(x: Tensor, dev) -> Tensor:
 class Clone(Function):
     @staticmethod
     def forward(ctx, x):
-        return x.data.copy()
+        return x.data.copy()  # C order, as torch's clone of a contiguous tensor
 
     @staticmethod
     def backward(ctx, g):
