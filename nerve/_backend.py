@@ -173,7 +173,12 @@ def cuda_is_available() -> bool:
 
 
 def threads() -> int:
-    """BLAS thread count, best effort (threadpoolctl when present, else env/cpu count)."""
+    """BLAS thread count, best effort (OpenBLAS itself, threadpoolctl, else env/cpu count)."""
+    from . import _parallel
+
+    n = _parallel.blas_threads()
+    if n is not None:
+        return n
     try:
         from threadpoolctl import threadpool_info  # type: ignore
 

@@ -76,7 +76,10 @@ def info() -> None:
     print("array backend: numpy (cpu)" + (", cupy (cuda)" if _backend.cuda_is_available()
                                             else ", cupy not available"))
     print(f"BLAS: {_backend.blas_name()}")
-    print(f"threads: {_backend.threads()} (cpu count {os.cpu_count()})")
+    from . import _parallel
+
+    print(f"threads: BLAS {_backend.threads()}, nerve's split passes {_parallel.get_threads()} "
+          f"(cpu count {os.cpu_count()})")
     print(f"default dtype: {nerve.get_default_dtype()}")
 
 
