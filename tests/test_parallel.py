@@ -20,6 +20,20 @@ def split_everything(monkeypatch):
         pytest.skip("no control over this NumPy's BLAS threads")
 
 
+def _whole_and_split(monkeypatch, run, prepare=None):
+    """``run()`` on one thread, then again with splitting forced (3 threads, no work
+    threshold); ``prepare`` is called in between."""
+    monkeypatch.setattr(P, "_threads", 1)
+    whole = run()
+    if P.blas_threads() is None:
+        pytest.skip("no control over this NumPy's BLAS threads")
+    monkeypatch.setattr(P, "_threads", 3)
+    monkeypatch.setattr(P, "MIN_FLOPS", 0)
+    if prepare is not None:
+        prepare()
+    return whole, run()
+
+
 def test_split_rows_covers_every_row_once(split_everything):
     seen = []
     lock = threading.Lock()
@@ -91,13 +105,7 @@ def test_split_convolution_equals_whole_batch(monkeypatch, cfg, bias):
                 C.conv_input_grad_array(g, w, gm),
                 *C.conv_weight_grad_array(x, g, gm, w.shape, np.float32, True, bias))
 
-    monkeypatch.setattr(P, "_threads", 1)
-    whole = run()
-    monkeypatch.setattr(P, "_threads", 3)
-    monkeypatch.setattr(P, "MIN_FLOPS", 0)
-    if P.blas_threads() is None:
-        pytest.skip("no control over this NumPy's BLAS threads")
-    split = run()
+    whole, split = _whole_and_split(monkeypatch, run)
     for a, s in zip(whole, split):
         if a is None:
             assert s is None
@@ -133,13 +141,7 @@ def test_split_attention_equals_whole_batch(monkeypatch, dropout, mask_kind):
         grads = A._attn_backward(g, None, a, ad, drop, qs, k, v, 0.5, True, True, True, True)
         return (out, a, ad) + grads
 
-    monkeypatch.setattr(P, "_threads", 1)
-    whole = run()
-    monkeypatch.setattr(P, "_threads", 3)
-    monkeypatch.setattr(P, "MIN_FLOPS", 0)
-    if P.blas_threads() is None:
-        pytest.skip("no control over this NumPy's BLAS threads")
-    split = run()
+    whole, split = _whole_and_split(monkeypatch, run)
     for a, s in zip(whole, split):
         assert s.dtype == np.float32 and s.shape == a.shape
         np.testing.assert_allclose(s, a, rtol=1e-5, atol=1e-6)
@@ -188,16 +190,13 @@ def test_split_encoder_layer_inference_equals_whole(monkeypatch, batch_first, ma
         with nerve.no_grad():
             return layer(x, **kw).numpy()
 
-    monkeypatch.setattr(P, "_threads", 1)
-    whole = run()
-    monkeypatch.setattr(P, "_threads", 3)
-    monkeypatch.setattr(P, "MIN_FLOPS", 0)
-    if P.blas_threads() is None:
-        pytest.skip("no control over this NumPy's BLAS threads")
     calls = []
     orig = layer._layer
-    monkeypatch.setattr(layer, "_layer", lambda *a: calls.append(1) or orig(*a))
-    split = run()
+
+    def count_calls():
+        monkeypatch.setattr(layer, "_layer", lambda *a: calls.append(1) or orig(*a))
+
+    whole, split = _whole_and_split(monkeypatch, run, count_calls)
     assert len(calls) == 3  # really split into three blocks
     assert split.dtype == np.float32
     np.testing.assert_allclose(split, whole, rtol=1e-5, atol=1e-6)
