@@ -44,6 +44,15 @@ def machine() -> str:
             f"python {platform.python_version()}")
 
 
+def _memory_mode(nerve_side: bool) -> None:
+    from nerve import _memory
+
+    if nerve_side:
+        _memory.keep_freed_memory(force=True)
+    else:
+        _memory.glibc_defaults()
+
+
 PAUSE_S = 0.3  # > OpenBLAS's 2^28-cycle spin and PyTorch's OpenMP spin
 
 
@@ -59,12 +68,14 @@ def compare(name: str, nerve_step: Callable[[], object], torch_step: Callable[[]
         if r % 2:
             order.reverse()
         for fn, acc in order:
+            _memory_mode(fn is nerve_step)
             time.sleep(PAUSE_S)  # let the other library's spinning workers go to sleep
             fn()  # wakes this library's workers; not timed
             for _ in range(per_round):
                 t0 = time.perf_counter()
                 fn()
                 acc.append(time.perf_counter() - t0)
+    _memory_mode(True)
     mn, mt = statistics.median(tn) * 1e3, statistics.median(tt) * 1e3
     res = {"workload": name, "nerve_ms": mn, "torch_ms": mt, "ratio": mn / mt}
     print(f"| {name} | {mn:.2f} | {mt:.2f} | {mn / mt:.2f} |", flush=True)

@@ -8,6 +8,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from . import _backend
+from . import _memory
+
+_memory.keep_freed_memory()  # reuse big freed arrays instead of refaulting them (_memory.py)
 from ._backend import (bool_ as bool, device, double, dtype, float, float16, float32,  # noqa: A004
                        float64, get_default_dtype, half, int, int8, int16, int32, int64,
                        long, set_default_dtype, short, uint8)

@@ -218,3 +218,17 @@ def test_small_batch_linear_is_column_major_and_exact():
     assert c.is_contiguous() and c.data.flags["C_CONTIGUOUS"]
     (c * c).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 2 * ref @ lin.weight.data, rtol=1e-5, atol=1e-5)
+
+
+def test_keep_freed_memory_is_applied_once_and_can_be_turned_off(monkeypatch):
+    import platform
+
+    from nerve import _memory
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        assert _memory.keep_freed_memory() is False
+        return
+    assert _memory.keep_freed_memory() is True  # idempotent (applied at import)
+    monkeypatch.setattr(_memory, "applied", False)
+    monkeypatch.setenv("NERVE_KEEP_MEMORY", "0")
+    assert _memory.keep_freed_memory() is False
