@@ -56,9 +56,28 @@ def _memory_mode(nerve_side: bool) -> None:
 PAUSE_S = 0.3  # > OpenBLAS's 2^28-cycle spin and PyTorch's OpenMP spin
 
 
+def _one_side(name: str, side: str, step: Callable[[], object], rounds: int, per_round: int,
+              warmup: int) -> dict:
+    """``BENCH_SIDE`` set (by ``separate_processes.py``): time one library only."""
+    for _ in range(warmup):
+        step()
+    ts = []
+    for _ in range(rounds * per_round):
+        t0 = time.perf_counter()
+        step()
+        ts.append(time.perf_counter() - t0)
+    ms = statistics.median(ts) * 1e3
+    print(f"SIDE\t{side}\t{name}\t{ms:.4f}", flush=True)
+    return {"workload": name, f"{side}_ms": ms}
+
+
 def compare(name: str, nerve_step: Callable[[], object], torch_step: Callable[[], object],
             rounds: int = 15, per_round: int = 5, warmup: int = 5) -> dict:
     """Median ms/step of both callables and their ratio."""
+    side = os.environ.get("BENCH_SIDE")
+    if side in ("nerve", "torch"):
+        return _one_side(name, side, nerve_step if side == "nerve" else torch_step, rounds,
+                         per_round, warmup)
     for _ in range(warmup):
         nerve_step()
         torch_step()
