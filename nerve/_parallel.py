@@ -11,7 +11,11 @@ ms, one over 256 K loses 0.06 -> 0.14 ms, and Adam's in-cache passes lose outrig
 ``split_rows(fn, n, size)`` calls ``fn(lo, hi)`` on about equal row ranges of
 ``range(n)``, one in the calling thread and the rest in a small persistent pool, and
 returns when all are done. Work below ``MIN_ELEMS`` elements, a call made from inside a
-worker, or a single-thread setting runs ``fn(0, n)`` directly.
+worker, or a single-thread setting runs ``fn(0, n)`` directly. ``ufunc`` does that for
+one NumPy ufunc call. ``batch_split`` runs whole per-sample computations (a convolution,
+attention, an LSTM forward) on blocks of the batch with one BLAS thread each, and
+returns their results; see its docstring and ``shorten_blas_spin`` for why OpenBLAS's
+idle workers must not spin meanwhile.
 
 The thread count follows, in order: :func:`set_threads` (``nerve.set_num_threads``),
 ``NERVE_NUM_THREADS``, ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` and the CPUs this
@@ -235,18 +239,3 @@ def ufunc(f: np.ufunc, *args, out: np.ndarray) -> np.ndarray:
 
     split_rows(run, n, out.size)
     return out
-
-
-def copyto(dst, src) -> None:
-    """``np.copyto(dst, src)`` split over the first axis (``src`` broadcasts as in NumPy);
-    NumPy arrays only (anything else is copied as is)."""
-    if not isinstance(dst, np.ndarray) or dst.ndim == 0:
-        dst[...] = src
-        return
-    n = dst.shape[0]
-    s = _splits(src, n, dst.ndim)
-
-    def run(lo: int, hi: int) -> None:
-        np.copyto(dst[lo:hi], src[lo:hi] if s else src)
-
-    split_rows(run, n, dst.size)

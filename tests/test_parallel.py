@@ -46,7 +46,7 @@ def test_split_rows_covers_every_row_once(split_everything):
     assert sorted(seen) == list(range(10))
 
 
-def test_ufunc_and_copyto_match_numpy(split_everything):
+def test_ufunc_matches_numpy(split_everything):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((7, 5, 3), dtype=np.float32)
     b = rng.standard_normal((5, 3), dtype=np.float32)
@@ -55,10 +55,7 @@ def test_ufunc_and_copyto_match_numpy(split_everything):
     np.testing.assert_array_equal(P.ufunc(np.maximum, x, 0, out=out), np.maximum(x, 0))
     np.testing.assert_array_equal(P.ufunc(np.add, x, b, out=out), x + b)
     np.testing.assert_array_equal(P.ufunc(np.multiply, row, x, out=out), row * x)
-    P.copyto(out, x[:, ::-1])
-    np.testing.assert_array_equal(out, x[:, ::-1])
-    P.copyto(out, b)
-    np.testing.assert_array_equal(out, np.broadcast_to(b, x.shape))
+    np.testing.assert_array_equal(P.ufunc(np.negative, x[:, ::-1], out=out), -x[:, ::-1])
 
 
 def test_worker_exceptions_propagate(split_everything):
