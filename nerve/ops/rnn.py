@@ -636,24 +636,25 @@ class LSTMLayer(Function):
             rev = d == 1
             w = _LSTMWeights(*ws[d], backward=train)
             Z = (xp.empty if bs is None else xp.zeros)((T + 1, Bn, K), dt)
-            if rev:
-                Z[1:, :, :I] = xt
-                Z[0, :, :I] = 0
-            else:
-                Z[:T, :, :I] = xt
-                Z[T, :, :I] = 0
-            if has_bias:
-                Z[:, :, I + H] = 1
-            Z[T if rev else 0, :, hs] = h0d[d]
             c0 = c0d[d]
             out = None
             if train:
                 out = (xp.empty((T, Bn, 4 * H), dt), xp.empty((T, Bn, H), dt),
                        xp.empty((T + 1, Bn, H), dt))
 
-            def run(lo, hi, Z=Z, w=w, c0=c0, rev=rev, out=out):
+            def run(lo, hi, Z=Z, w=w, c0=c0, rev=rev, out=out, h0=h0d[d]):
+                z = Z[:, lo:hi]  # filled here, so a split batch fills its rows in parallel
+                if rev:
+                    z[1:, :, :I] = xt[:, lo:hi]
+                    z[0, :, :I] = 0
+                else:
+                    z[:T, :, :I] = xt[:, lo:hi]
+                    z[T, :, :I] = 0
+                if has_bias:
+                    z[:, :, I + H] = 1
+                z[T if rev else 0, :, hs] = h0[lo:hi]
                 o = None if out is None else tuple(a[:, lo:hi] for a in out)
-                return _lstm_fwd(Z[:, lo:hi], w, c0[lo:hi], bs, rev, train, o)
+                return _lstm_fwd(z, w, c0[lo:hi], bs, rev, train, o)
 
             parts = _by_rows(run, Bn, 8.0 * T * Bn * K * H, bs, xp)
             if train:
