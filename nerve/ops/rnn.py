@@ -462,8 +462,8 @@ class _LSTMWeights:
 def _lstm_fwd(Z, w, c0, bs, rev, train, out=None):
     """Run one direction over Z (see above); returns (gates R, tanh(c) TC, cells C) or c_n.
 
-    ``out``: the (R, TC, C) arrays to fill when training (views of bigger ones allowed,
-    as when the batch is split across threads); fresh ones when None.
+    ``out``: the (R, TC, C) arrays to fill when training (views of bigger ones, as when
+    the batch is split across threads).
     """
     xp = B.xp_of(Z)
     T1, Bn, K = Z.shape
@@ -477,9 +477,6 @@ def _lstm_fwd(Z, w, c0, bs, rev, train, out=None):
     s_buf = xp.empty((Bn, H3), dt)
     ig = xp.empty((Bn, H), dt)
     if train:
-        if out is None:
-            out = (xp.empty((T, Bn, 4 * H), dt), xp.empty((T, Bn, H), dt),
-                   xp.empty((T + 1, Bn, H), dt))
         R, TC, C = out
         C[T if rev else 0] = c0
     else:
@@ -516,12 +513,11 @@ def _lstm_fwd(Z, w, c0, bs, rev, train, out=None):
     return (R, TC, C) if train else c_run
 
 
-def _lstm_bwd(R, TC, C, w, dy, dh_n, dc, bs, rev, out=None):
+def _lstm_bwd(R, TC, C, w, dy, dh_n, dc, bs, rev):
     """Back-propagate one direction through time; returns ∂G (T, B, 4H) and DXH = [∂x | ∂h].
 
     ``dy`` may be None (no gradient reaches the outputs y, only the final states).
-    ``dc`` (B, H) carries ∂c and is updated in place (it ends as ∂c₀). ``out``: the
-    (∂G, DXH) arrays to fill (views allowed; they need not be zeroed when ``bs`` is None).
+    ``dc`` (B, H) carries ∂c and is updated in place (it ends as ∂c₀).
     """
     xp = B.xp_of(R)
     T, Bn, G = R.shape
@@ -530,11 +526,9 @@ def _lstm_bwd(R, TC, C, w, dy, dh_n, dc, bs, rev, out=None):
     I = w.I
     dt = R.dtype
     one, half = dt.type(1), dt.type(0.5)
-    if out is None:
-        alloc = xp.empty if bs is None else xp.zeros
-        # DXH slot p(t) = [∂x_t | ∂h of the state step t read]
-        out = alloc((T, Bn, G), dt), alloc((T + 1, Bn, I + H), dt)
-    dG, DXH = out
+    alloc = xp.empty if bs is None else xp.zeros
+    dG = alloc((T, Bn, G), dt)
+    DXH = alloc((T + 1, Bn, I + H), dt)  # slot p(t) = [∂x_t | ∂h of the state step t read]
     DXH[0 if rev else T, :, I:] = dh_n
     s_buf = xp.empty((Bn, H3), dt)
     t1 = xp.empty((Bn, H), dt)
@@ -583,10 +577,10 @@ def _lstm_bwd(R, TC, C, w, dy, dh_n, dc, bs, rev, out=None):
 # the GEMMs. Only without ``lengths`` (a packed batch works on shrinking row prefixes).
 
 MIN_SPLIT_ROWS = 8  # rows per thread below which the per-step GEMMs get too thin
-# The backward recurrence is not split: its 16 small NumPy calls per step make the two
-# threads queue for the GIL, and one 2-thread GEMM per step does better (LSTM classifier
-# step at 2 threads: 103 ms split, 99.6 ms whole; the forward split saves 5 ms).
-SPLIT_BACKWARD = False
+# Only the forward is split. Split the same way, the backward recurrence was slower: its
+# 16 small NumPy calls per step make the two threads queue for the GIL, and one 2-thread
+# GEMM per step does better (LSTM classifier step at 2 threads: 103 ms split, 99.6 ms
+# whole; the forward split saves 5 ms).
 
 
 def _by_rows(fn, Bn, flops, bs, xp):
@@ -710,21 +704,7 @@ class LSTMLayer(Function):
             rev = d == 1
             dc = gcn.data[d].copy()
             dy = None if zero_dy else dy_t[:, :, d * H:(d + 1) * H]
-            dh_n = ghn.data[d]
-            alloc = xp.empty if bs is None else xp.zeros
-            dG, DXH = alloc((T, Bn, 4 * H), dt), alloc((T + 1, Bn, I + H), dt)
-
-            def run(lo, hi, R=R, TC=TC, C=C, w=w, dy=dy, dh_n=dh_n, dc=dc, rev=rev, dG=dG,
-                    DXH=DXH):
-                rows = slice(lo, hi)
-                _lstm_bwd(R[:, rows], TC[:, rows], C[:, rows], w,
-                          None if dy is None else dy[:, rows], dh_n[rows], dc[rows], bs, rev,
-                          (dG[:, rows], DXH[:, rows]))
-
-            if SPLIT_BACKWARD:
-                _by_rows(run, Bn, 8.0 * T * Bn * (I + H) * H, bs, xp)
-            else:
-                run(0, Bn)
+            dG, DXH = _lstm_bwd(R, TC, C, w, dy, ghn.data[d], dc, bs, rev)
             gc0[d] = dc
             if rev and bs is not None:  # each row's backward ends at its own first step
                 gh0[d] = DXH[np.asarray(ctx.lengths), np.arange(Bn), I:]

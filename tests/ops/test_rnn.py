@@ -141,7 +141,6 @@ def test_lstm_batch_split_across_threads_matches_torch(monkeypatch, bidir, batch
     monkeypatch.setattr(P, "_threads", 3)
     monkeypatch.setattr(P, "MIN_FLOPS", 0)
     monkeypatch.setattr("nerve.ops.rnn.MIN_SPLIT_ROWS", 1)
-    monkeypatch.setattr("nerve.ops.rnn.SPLIT_BACKWARD", True)
     outs, touts, ng, tg = run_both("LSTM", bidir, batch_first, Bn=7)
     for i, (a, b) in enumerate(zip(outs, touts)):
         close(a, b, 1e-10, 1e-12, f"output {i}")
