@@ -100,6 +100,9 @@ class Context:
     retained = None  # {output_nr: weakref to the tensor} for retain_grad()
     hooks = None  # {output_nr: [hook, ...]} for register_hook() on non-leaves
     non_differentiable = ()
+    # positions of outputs that got no gradient and were filled with zeros for backward
+    # (a kernel can skip work on them instead of scanning the zeros)
+    zero_grads = ()
 
     def save_for_backward(self, *items) -> None:
         self.saved = items
@@ -396,11 +399,12 @@ def _run_backward(roots: Sequence, root_grads: Sequence, retain_graph: bool, cre
                     continue
                 needs = node.needs_input_grad
                 node.needs_input_grad = tuple(a and b for a, b in zip(needs, mask))
-            if len(grads) > 1 and any(g is None for g in grads):
-                # a multi-output node where some outputs got no gradient: zeros
-                xp = next(g.xp for g in grads if g is not None)
-                for i, g in enumerate(grads):
-                    if g is None:
+            if len(grads) > 1:  # set on every run: a retained graph may run again
+                node.zero_grads = tuple(i for i, g in enumerate(grads) if g is None)
+                if node.zero_grads:
+                    # a multi-output node where some outputs got no gradient: zeros
+                    xp = next(g.xp for g in grads if g is not None)
+                    for i in node.zero_grads:
                         shape, dt = node.out_meta[i]
                         grads[i] = Tensor._wrap(xp.zeros(shape, dtype=dt))
             in_grads = node.fn.backward(node, *grads)

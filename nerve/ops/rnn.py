@@ -513,6 +513,56 @@ def _lstm_fwd(Z, w, c0, bs, rev, train, out=None):
     return (R, TC, C) if train else c_run
 
 
+# Inference (no graph to keep, full-length batch) runs on the transposed, feature-major
+# layout: slot k of Zᵀ is the column block [x; h; 1] (K, B) and each step computes
+# Gᵀ = W Zₖᵀ (4H, B). Every gate is then a block of whole rows, so the elementwise passes
+# run on contiguous memory; on the (B, 4H) layout they walk B strided rows and take 1.5x
+# as long (a 32-row block: 20.5 vs 22.1 ms over 200 steps, of which the GEMMs are 16.5).
+# The gate buffer holds rows c | g | f | i | o: f⊙c and i⊙g are ONE product of the
+# adjacent blocks [f; i] and [c; g]. The price is one transposing copy of the input.
+
+def _lstm_w_fm(w_ih, w_hh, b_ih, b_hh):
+    """Forward operand W (4H, K) of the feature-major kernel: rows g|f|i|o, sigmoid rows
+    halved, columns [Wᵢₕ | Wₕₕ | b]."""
+    xp = B.xp_of(w_ih)
+    H = w_hh.shape[1]
+    blocks = [w_ih, w_hh] + ([] if b_ih is None else [(b_ih + b_hh)[:, None]])
+    w = xp.concatenate(blocks, axis=1)
+    half = w_ih.dtype.type(0.5)
+    # PyTorch's rows i f g o -> g | f | i | o
+    return xp.concatenate([w[2 * H:3 * H], w[H:2 * H] * half, w[:H] * half,
+                           w[3 * H:] * half], axis=0)
+
+
+def _lstm_infer(Zt, W, c0, rev, I):
+    """One direction over Zt (T+1, K, B), feature-major (see above); returns c_n (B, H)."""
+    xp = B.xp_of(Zt)
+    T = Zt.shape[0] - 1
+    Bn = Zt.shape[2]
+    H = W.shape[0] // 4
+    dt = Zt.dtype
+    half = dt.type(0.5)
+    buf = xp.empty((5 * H, Bn), dt)  # rows c | g | f | i | o
+    buf[:H] = c0.T
+    gates, sig = buf[H:], buf[2 * H:]
+    fi, cg, c, o = buf[2 * H:4 * H], buf[:2 * H], buf[:H], buf[4 * H:]
+    P = xp.empty((2 * H, Bn), dt)
+    Pf, Pi = P[:H], P[H:]
+    tc = xp.empty((H, Bn), dt)
+    hs = slice(I, I + H)
+    for t in (range(T - 1, -1, -1) if rev else range(T)):
+        p, q = _slots(t, rev)
+        np.matmul(W, Zt[p], out=gates)  # [Wᵢₕ | Wₕₕ | b] [x; h; 1]
+        np.tanh(gates, out=gates)  # all gates (sigmoid ones at a/2: weights pre-halved)
+        np.multiply(sig, half, out=sig)
+        sig += half  # f | i | o = ½ tanh + ½
+        np.multiply(fi, cg, out=P)  # f⊙c | i⊙g
+        np.add(Pf, Pi, out=c)
+        np.tanh(c, out=tc)
+        np.multiply(o, tc, out=Zt[q, hs])  # h = o⊙tanh(c)
+    return c.T.copy()
+
+
 def _lstm_bwd(R, TC, C, w, dy, dh_n, dc, bs, rev):
     """Back-propagate one direction through time; returns ∂G (T, B, 4H) and DXH = [∂x | ∂h].
 
@@ -598,6 +648,43 @@ def _lstm_unpermute(a, H):
     return B.xp_of(a).concatenate([a[:2 * H], a[3 * H:], a[2 * H:3 * H]], axis=0)
 
 
+def _lstm_inference(xt, h0d, c0d, ws, batch_first, hn, cn):
+    """LSTMLayer's forward without a graph or lengths: the feature-major kernel."""
+    xp = B.xp_of(xt)
+    T, Bn, I = xt.shape
+    H = h0d.shape[2]
+    has_bias = ws[0][2] is not None
+    K = I + H + has_bias
+    hs = slice(I, I + H)
+    ys = []
+    for d, wd in enumerate(ws):
+        rev = d == 1
+        Wd = _lstm_w_fm(*wd)
+        Zt = xp.empty((T + 1, K, Bn), xt.dtype)
+
+        def run(lo, hi, Zt=Zt, Wd=Wd, rev=rev, d=d):
+            z = Zt[:, :, lo:hi]  # each thread fills (and transposes) its own columns
+            x_blk = xt[:, lo:hi].transpose(0, 2, 1)
+            if rev:
+                z[1:, :I] = x_blk
+                z[0, :I] = 0
+            else:
+                z[:T, :I] = x_blk
+                z[T, :I] = 0
+            if has_bias:
+                z[:, I + H] = 1
+            z[T if rev else 0, hs] = h0d[d, lo:hi].T
+            return _lstm_infer(z, Wd, c0d[d, lo:hi], rev, I)
+
+        parts = _by_rows(run, Bn, 8.0 * T * Bn * K * H, None, xp)
+        cn[d] = parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=0)
+        y = (Zt[:T] if rev else Zt[1:])[:, hs].transpose(0, 2, 1)  # (T, B, H) view
+        hn[d] = y[0] if rev else y[T - 1]
+        ys.append(y)
+    y = ys[0] if len(ys) == 1 else xp.concatenate(ys, axis=2)
+    return (y.transpose(1, 0, 2) if batch_first else y), hn, cn
+
+
 class LSTMLayer(Function):
     """One LSTM layer, one or two directions, over a whole sequence.
 
@@ -626,6 +713,8 @@ class LSTMLayer(Function):
         hn = xp.empty((D, Bn, H), dt)
         cn = xp.empty((D, Bn, H), dt)
         ys, saved = [], []
+        if not train and bs is None:
+            return _lstm_inference(xt, h0d, c0d, ws, batch_first, hn, cn)
         for d in range(D):
             rev = d == 1
             w = _LSTMWeights(*ws[d], backward=train)
@@ -689,8 +778,8 @@ class LSTMLayer(Function):
         gyd = gy.data
         dy_t = gyd.transpose(1, 0, 2) if ctx.batch_first else gyd
         # only the final state used (a classifier): ∂y is autograd's zeros, and skipping
-        # 200 strided adds saves more (1.4 ms at T=200, B=64) than the check costs (0.2 ms)
-        zero_dy = not bool(gyd.any())
+        # 200 strided adds saves 1.4 ms at T=200, B=64
+        zero_dy = 0 in ctx.zero_grads
         D = len(ctx.dirs)
         T, Bn = dy_t.shape[:2]
         dt = dy_t.dtype

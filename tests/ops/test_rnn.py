@@ -180,6 +180,39 @@ def test_lstm_loss_on_final_state_only(bidir, lengths):
         close(a.grad, p.grad, 1e-9, 1e-11, f"grad param {i}")
 
 
+@pytest.mark.parametrize("bidir", [False, True])
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("states,bias", [(True, True), (False, True), (True, False)])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_lstm_inference_kernel_equals_torch(bidir, batch_first, states, bias, threads,
+                                            monkeypatch):
+    """Without a graph or lengths the LSTM runs its feature-major kernel (split across
+    threads when allowed): outputs and final states equal torch's."""
+    import nerve._parallel as P
+
+    monkeypatch.setattr(P, "_threads", threads)
+    monkeypatch.setattr(P, "MIN_FLOPS", 0)
+    monkeypatch.setattr("nerve.ops.rnn.MIN_SPLIT_ROWS", 1)
+    torch.manual_seed(1)
+    D, T, Bn, I, H = (2 if bidir else 1), 6, 7, 3, 5
+    m = torch.nn.LSTM(I, H, bidirectional=bidir, batch_first=batch_first, bias=bias).double()
+    x = torch.randn((Bn, T, I) if batch_first else (T, Bn, I), dtype=torch.float64)
+    hx = (torch.randn(D, Bn, H, dtype=torch.float64),
+          torch.randn(D, Bn, H, dtype=torch.float64)) if states else None
+    with torch.no_grad():
+        out, (hn, cn) = m(x, hx)
+    ps = [nerve.tensor(p.detach().numpy()) for p in m.parameters()]
+    ws = []
+    for d in range(D):
+        ws += ps[4 * d:4 * d + 4] if bias else [ps[2 * d], ps[2 * d + 1], None, None]
+    st = [nerve.tensor(h.numpy()) for h in hx] if states else [None, None]
+    with nerve.no_grad():
+        outs = recurrent_layer("LSTM", nerve.tensor(x.numpy()), *st, ws,
+                               batch_first=batch_first)
+    for a, b, what in zip(outs, (out, hn, cn), ("y", "h_n", "c_n")):
+        close(a, b, 1e-10, 1e-12, what)
+
+
 def test_inference_path_equals_training_path():
     rng = np.random.default_rng(2)
     for mode in MODES:
