@@ -31,6 +31,9 @@ sequence's last valid step (the first step, for the reverse direction).
 """
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 
 from .. import _backend as B
@@ -41,6 +44,7 @@ from ..tensor import Tensor
 W = Tensor._wrap
 
 _MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
+_NO_LOCK = contextlib.nullcontext()
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
@@ -459,11 +463,12 @@ class _LSTMWeights:
         self.H, self.I = H, w_ih.shape[1]
 
 
-def _lstm_fwd(Z, w, c0, bs, rev, train, out=None):
+def _lstm_fwd(Z, w, c0, bs, rev, train, out=None, lock=_NO_LOCK):
     """Run one direction over Z (see above); returns (gates R, tanh(c) TC, cells C) or c_n.
 
     ``out``: the (R, TC, C) arrays to fill when training (views of bigger ones, as when
-    the batch is split across threads).
+    the batch is split across threads). ``lock``: held around each step's elementwise
+    passes (see ``_by_rows``).
     """
     xp = B.xp_of(Z)
     T1, Bn, K = Z.shape
@@ -496,30 +501,31 @@ def _lstm_fwd(Z, w, c0, bs, rev, train, out=None):
         np.matmul(Z[p, :b], w.wT, out=a)  # [x | h | 1] [Wᵢₕ | Wₕₕ | b]ᵀ
         if r0 < b:
             Z[p, r0:b, hs] = 0  # padded outputs stay zero
-        np.tanh(a, out=a)  # all gates at once (sigmoid ones at a/2: weights pre-halved)
-        s = s_buf[:b]
-        np.multiply(a[:, :H3], half, out=s)
-        s += half  # i | f | o = ½ tanh + ½
         if train:
             tc, cp, cn = TC[t, :b], C[p, :b], C[q, :b]
         else:
             tc = tc_buf[:b]
             cp = cn = c_run[:b]
-        np.multiply(s[:, :H], a[:, H3:], out=ig[:b])  # i⊙g
-        np.multiply(s[:, H:2 * H], cp, out=cn)  # f⊙c
-        cn += ig[:b]
-        np.tanh(cn, out=tc)
-        np.multiply(s[:, 2 * H:], tc, out=Z[q, :b, hs])  # h = o⊙tanh(c)
+        s = s_buf[:b]
+        with lock:
+            np.tanh(a, out=a)  # all gates at once (sigmoid ones at a/2: weights pre-halved)
+            np.multiply(a[:, :H3], half, out=s)
+            s += half  # i | f | o = ½ tanh + ½
+            np.multiply(s[:, :H], a[:, H3:], out=ig[:b])  # i⊙g
+            np.multiply(s[:, H:2 * H], cp, out=cn)  # f⊙c
+            cn += ig[:b]
+            np.tanh(cn, out=tc)
+            np.multiply(s[:, 2 * H:], tc, out=Z[q, :b, hs])  # h = o⊙tanh(c)
     return (R, TC, C) if train else c_run
 
 
-# Inference (no graph to keep, full-length batch) runs on the transposed, feature-major
-# layout: slot k of Zᵀ is the column block [x; h; 1] (K, B) and each step computes
-# Gᵀ = W Zₖᵀ (4H, B). Every gate is then a block of whole rows, so the elementwise passes
-# run on contiguous memory; on the (B, 4H) layout they walk B strided rows and take 1.5x
-# as long (a 32-row block: 20.5 vs 22.1 ms over 200 steps, of which the GEMMs are 16.5).
-# The gate buffer holds rows c | g | f | i | o: f⊙c and i⊙g are ONE product of the
-# adjacent blocks [f; i] and [c; g]. The price is one transposing copy of the input.
+# Inference (no graph to keep, full-length batch) computes the gates transposed,
+# Gᵀ = W [x | h | 1]ᵀ (4H, B), from the same slots Z (T+1, B, K). Every gate is then a
+# block of whole rows, so the elementwise passes run on contiguous memory; on (B, 4H) they
+# walk B strided rows and take 1.5x as long (a 32-row block: 20.5 vs 22.1 ms over 200
+# steps, of which the GEMMs are 16.5). The gate buffer holds rows c | g | f | i | o: f⊙c
+# and i⊙g are ONE product of the adjacent blocks [f; i] and [c; g]. h goes back into its
+# slot transposed (1 µs a step), which keeps the input fill a plain copy and y a view.
 
 def _lstm_w_fm(w_ih, w_hh, b_ih, b_hh):
     """Forward operand W (4H, K) of the feature-major kernel: rows g|f|i|o, sigmoid rows
@@ -534,13 +540,13 @@ def _lstm_w_fm(w_ih, w_hh, b_ih, b_hh):
                            w[3 * H:] * half], axis=0)
 
 
-def _lstm_infer(Zt, W, c0, rev, I):
-    """One direction over Zt (T+1, K, B), feature-major (see above); returns c_n (B, H)."""
-    xp = B.xp_of(Zt)
-    T = Zt.shape[0] - 1
-    Bn = Zt.shape[2]
+def _lstm_infer(Z, W, c0, rev, I, lock=_NO_LOCK):
+    """One direction over the slots Z (T+1, B, K), gates transposed (see above); returns
+    c_n (B, H). ``lock``: held around each step's elementwise passes (see ``_by_rows``)."""
+    xp = B.xp_of(Z)
+    T, Bn = Z.shape[0] - 1, Z.shape[1]
     H = W.shape[0] // 4
-    dt = Zt.dtype
+    dt = Z.dtype
     half = dt.type(0.5)
     buf = xp.empty((5 * H, Bn), dt)  # rows c | g | f | i | o
     buf[:H] = c0.T
@@ -552,14 +558,15 @@ def _lstm_infer(Zt, W, c0, rev, I):
     hs = slice(I, I + H)
     for t in (range(T - 1, -1, -1) if rev else range(T)):
         p, q = _slots(t, rev)
-        np.matmul(W, Zt[p], out=gates)  # [Wᵢₕ | Wₕₕ | b] [x; h; 1]
-        np.tanh(gates, out=gates)  # all gates (sigmoid ones at a/2: weights pre-halved)
-        np.multiply(sig, half, out=sig)
-        sig += half  # f | i | o = ½ tanh + ½
-        np.multiply(fi, cg, out=P)  # f⊙c | i⊙g
-        np.add(Pf, Pi, out=c)
-        np.tanh(c, out=tc)
-        np.multiply(o, tc, out=Zt[q, hs])  # h = o⊙tanh(c)
+        np.matmul(W, Z[p].T, out=gates)  # [Wᵢₕ | Wₕₕ | b] [x | h | 1]ᵀ
+        with lock:
+            np.tanh(gates, out=gates)  # all gates (sigmoid ones at a/2: weights pre-halved)
+            np.multiply(sig, half, out=sig)
+            sig += half  # f | i | o = ½ tanh + ½
+            np.multiply(fi, cg, out=P)  # f⊙c | i⊙g
+            np.add(Pf, Pi, out=c)
+            np.tanh(c, out=tc)
+            np.multiply(o, tc, out=Z[q, :, hs].T)  # h = o⊙tanh(c)
     return c.T.copy()
 
 
@@ -634,13 +641,21 @@ MIN_SPLIT_ROWS = 8  # rows per thread below which the per-step GEMMs get too thi
 
 
 def _by_rows(fn, Bn, flops, bs, xp):
-    """[fn(lo, hi) for row blocks]: split across threads when that pays, else [fn(0, Bn)].
-    NumPy arrays only (a GPU runs each step whole)."""
+    """[fn(lo, hi, lock) for row blocks]: split across threads when that pays, else
+    [fn(0, Bn, no lock)]. NumPy arrays only (a GPU runs each step whole).
+
+    The threads share one lock, held around each step's elementwise passes: each pass
+    releases and retakes the GIL, and two threads interleaving their 8 passes hand the
+    GIL back and forth, each hand-off waking a sleeping thread. Under the lock one
+    thread's passes run while the other's GEMM does (LSTM inference at B=64: 24.4 vs
+    24.6-25.7 ms; the lock alone costs 0.3 µs a step).
+    """
     if xp is np and bs is None and Bn >= MIN_SPLIT_ROWS * min(_parallel.get_threads(), Bn):
-        res = _parallel.batch_split(fn, Bn, flops)
+        lock = threading.Lock()
+        res = _parallel.batch_split(lambda lo, hi: fn(lo, hi, lock), Bn, flops)
         if res is not None:
             return res
-    return [fn(0, Bn)]
+    return [fn(0, Bn, _NO_LOCK)]
 
 
 def _lstm_unpermute(a, H):
@@ -649,7 +664,7 @@ def _lstm_unpermute(a, H):
 
 
 def _lstm_inference(xt, h0d, c0d, ws, batch_first, hn, cn):
-    """LSTMLayer's forward without a graph or lengths: the feature-major kernel."""
+    """LSTMLayer's forward without a graph or lengths: gates computed transposed."""
     xp = B.xp_of(xt)
     T, Bn, I = xt.shape
     H = h0d.shape[2]
@@ -660,25 +675,24 @@ def _lstm_inference(xt, h0d, c0d, ws, batch_first, hn, cn):
     for d, wd in enumerate(ws):
         rev = d == 1
         Wd = _lstm_w_fm(*wd)
-        Zt = xp.empty((T + 1, K, Bn), xt.dtype)
+        Z = xp.empty((T + 1, Bn, K), xt.dtype)
 
-        def run(lo, hi, Zt=Zt, Wd=Wd, rev=rev, d=d):
-            z = Zt[:, :, lo:hi]  # each thread fills (and transposes) its own columns
-            x_blk = xt[:, lo:hi].transpose(0, 2, 1)
+        def run(lo, hi, lock, Z=Z, Wd=Wd, rev=rev, d=d):
+            z = Z[:, lo:hi]  # each thread fills its own rows
             if rev:
-                z[1:, :I] = x_blk
-                z[0, :I] = 0
+                z[1:, :, :I] = xt[:, lo:hi]
+                z[0, :, :I] = 0
             else:
-                z[:T, :I] = x_blk
-                z[T, :I] = 0
+                z[:T, :, :I] = xt[:, lo:hi]
+                z[T, :, :I] = 0
             if has_bias:
-                z[:, I + H] = 1
-            z[T if rev else 0, hs] = h0d[d, lo:hi].T
-            return _lstm_infer(z, Wd, c0d[d, lo:hi], rev, I)
+                z[:, :, I + H] = 1
+            z[T if rev else 0, :, hs] = h0d[d, lo:hi]
+            return _lstm_infer(z, Wd, c0d[d, lo:hi], rev, I, lock)
 
         parts = _by_rows(run, Bn, 8.0 * T * Bn * K * H, None, xp)
         cn[d] = parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=0)
-        y = (Zt[:T] if rev else Zt[1:])[:, hs].transpose(0, 2, 1)  # (T, B, H) view
+        y = (Z[:T] if rev else Z[1:])[:, :, hs]  # (T, B, H) view
         hn[d] = y[0] if rev else y[T - 1]
         ys.append(y)
     y = ys[0] if len(ys) == 1 else xp.concatenate(ys, axis=2)
@@ -725,7 +739,7 @@ class LSTMLayer(Function):
                 out = (xp.empty((T, Bn, 4 * H), dt), xp.empty((T, Bn, H), dt),
                        xp.empty((T + 1, Bn, H), dt))
 
-            def run(lo, hi, Z=Z, w=w, c0=c0, rev=rev, out=out, h0=h0d[d]):
+            def run(lo, hi, lock, Z=Z, w=w, c0=c0, rev=rev, out=out, h0=h0d[d]):
                 z = Z[:, lo:hi]  # filled here, so a split batch fills its rows in parallel
                 if rev:
                     z[1:, :, :I] = xt[:, lo:hi]
@@ -737,7 +751,7 @@ class LSTMLayer(Function):
                     z[:, :, I + H] = 1
                 z[T if rev else 0, :, hs] = h0[lo:hi]
                 o = None if out is None else tuple(a[:, lo:hi] for a in out)
-                return _lstm_fwd(z, w, c0[lo:hi], bs, rev, train, o)
+                return _lstm_fwd(z, w, c0[lo:hi], bs, rev, train, o, lock)
 
             parts = _by_rows(run, Bn, 8.0 * T * Bn * K * H, bs, xp)
             if train:
