@@ -239,3 +239,75 @@ def ufunc(f: np.ufunc, *args, out: np.ndarray) -> np.ndarray:
 
     split_rows(run, n, out.size)
     return out
+
+
+class Jobs:
+    """Jobs ``0..n-1`` whose inputs the caller completes in order while it works on: a
+    pool thread runs each one as soon as the caller ``release``-s it, and ``finish`` (the
+    caller, its own work done) runs the remaining ones from the end, then waits for the
+    helper. ``fn(k, slot)`` runs job ``k``; ``slot`` is 0 in the caller and 1 in the
+    helper (e.g. to pick a private accumulator).
+
+    With ``overlap=False`` (or no second thread) nothing runs in the background and
+    ``finish`` runs every job in the caller. Both threads use one BLAS thread each while
+    the helper is alive: the caller must run its own work inside :func:`single_blas`.
+    Always call ``finish`` or, on an error, ``abort`` (which stops the helper).
+    """
+
+    def __init__(self, fn: Callable[[int, int], None], n: int, overlap: bool) -> None:
+        self.fn, self.n = fn, n
+        self._lock = threading.Lock()
+        self._front, self._back = 0, n  # the helper takes from the front, the caller the back
+        self._aborted = False
+        self._fut = None
+        self._ready = None
+        if overlap and n > 1 and _threads >= 2 and not getattr(_local, "worker", False):
+            shorten_blas_spin()
+            self._ready = [threading.Event() for _ in range(n)]
+            self._fut = _get_pool(1).submit(self._helper)
+
+    def _take(self, front: bool) -> int | None:
+        with self._lock:
+            if self._aborted or self._front >= self._back:
+                return None
+            if front:
+                self._front += 1
+                return self._front - 1
+            self._back -= 1
+            return self._back
+
+    def _helper(self) -> None:
+        while (k := self._take(True)) is not None:
+            self._ready[k].wait()
+            if self._aborted:
+                return
+            self.fn(k, 1)
+
+    @property
+    def overlapping(self) -> bool:
+        return self._fut is not None
+
+    def release(self, k: int) -> None:
+        """Job ``k``'s inputs are complete."""
+        if self._ready is not None:
+            self._ready[k].set()
+
+    def finish(self) -> None:
+        while (k := self._take(False)) is not None:
+            self.fn(k, 0)
+        if self._fut is not None:
+            self._fut.result()
+
+    def abort(self) -> None:
+        with self._lock:
+            self._aborted = True
+        if self._ready is not None:
+            for e in self._ready:
+                e.set()
+            with contextlib.suppress(Exception):
+                self._fut.result()
+
+
+def single_blas(active: bool):
+    """One BLAS thread per call inside the block when ``active`` (else a no-op)."""
+    return _blas_single() if active else contextlib.nullcontext()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -229,3 +230,51 @@ def test_keep_freed_memory_is_applied_once_and_can_be_turned_off(monkeypatch):
     monkeypatch.setattr(_memory, "applied", False)
     monkeypatch.setenv("NERVE_KEEP_MEMORY", "0")
     assert _memory.keep_freed_memory() is False
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_jobs_run_each_job_once_in_either_thread(monkeypatch, overlap):
+    monkeypatch.setattr(P, "_threads", 2)
+    done = []
+    lock = threading.Lock()
+
+    def fn(k, slot):
+        with lock:
+            done.append((k, slot))
+
+    jobs = P.Jobs(fn, 6, overlap=overlap)
+    assert jobs.overlapping == overlap
+    for k in range(6):
+        jobs.release(k)
+    jobs.finish()
+    assert sorted(k for k, _ in done) == list(range(6))
+    if not overlap:
+        assert {s for _, s in done} == {0}
+
+
+def test_jobs_wait_for_release_and_abort_stops_the_helper(monkeypatch):
+    monkeypatch.setattr(P, "_threads", 2)
+    done = []
+    jobs = P.Jobs(lambda k, slot: done.append(k), 3, overlap=True)
+    time.sleep(0.05)
+    assert done == []  # nothing released yet: the helper waits
+    jobs.release(0)
+    jobs.abort()  # returns (the helper stops) although jobs 1 and 2 never get released
+    assert set(done) <= {0}
+    jobs.finish()  # nothing left to run after an abort
+    assert set(done) <= {0}
+
+
+def test_jobs_helper_error_reaches_the_caller(monkeypatch):
+    monkeypatch.setattr(P, "_threads", 2)
+
+    def fn(k, slot):
+        if slot == 1:
+            raise ValueError("boom")
+
+    jobs = P.Jobs(fn, 4, overlap=True)
+    for k in range(4):
+        jobs.release(k)
+    time.sleep(0.05)  # the helper has taken (and failed) a job
+    with pytest.raises(ValueError, match="boom"):
+        jobs.finish()

@@ -181,6 +181,25 @@ def test_lstm_loss_on_final_state_only(bidir, lengths):
 
 
 @pytest.mark.parametrize("bidir", [False, True])
+@pytest.mark.parametrize("lengths", [None, [5, 3, 5, 1]])
+@pytest.mark.parametrize("chunks", [1, 3, 12])
+def test_lstm_backward_chunks_beside_recurrence_match_torch(monkeypatch, bidir, lengths,
+                                                             chunks):
+    """∂x and ∂W computed per chunk of steps on a helper thread while the recurrence runs
+    (uneven chunks, more chunks than steps, packed lengths): the gradients equal torch's."""
+    from nerve import _parallel as P
+
+    monkeypatch.setattr(P, "_threads", 2)
+    monkeypatch.setattr(P, "MIN_FLOPS", 0)
+    monkeypatch.setattr("nerve.ops.rnn.BWD_CHUNKS", chunks)
+    outs, touts, ng, tg = run_both("LSTM", bidir, True, lengths=lengths)
+    for i, (a, b) in enumerate(zip(outs, touts)):
+        close(a, b, 1e-10, 1e-12, f"output {i}")
+    for i, (a, b) in enumerate(zip(ng, tg)):
+        close(a, b, 1e-9, 1e-11, f"grad {i}")
+
+
+@pytest.mark.parametrize("bidir", [False, True])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("states,bias", [(True, True), (False, True), (True, False)])
 @pytest.mark.parametrize("threads", [1, 3])
