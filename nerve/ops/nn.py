@@ -260,13 +260,16 @@ def keep_mask(rng, shape, p: float, dt) -> np.ndarray:
     """Dropout's scaled mask: 1/(1-p) with probability 1-p, else 0 (dtype ``dt``).
 
     Drawn as 16-bit integers compared with round(p·65536) — a quarter of the random
-    bits of a float32 draw per element (1.7 ms instead of 3.8 ms for 1.18 M values), with
-    p resolved to 1/65536 (exact for p = k/2^16, e.g. 0.5 and 0.25).
+    bits of a float32 draw per element, with p resolved to 1/65536 (exact for p = k/2^16,
+    e.g. 0.5 and 0.25). The bits come straight from the bit generator's 64-bit words
+    (``random_raw``), which is twice as fast as ``Generator.bytes``: 0.87 ms for 1 M
+    values, against 1.6 ms through ``bytes`` and 3.8 ms from float32 draws.
     """
     n = math.prod(shape)
     thr = round(p * 65536)
     if 0 < thr < 65536:
-        keep = np.frombuffer(rng.bytes(2 * n), dtype=np.uint16) >= np.uint16(thr)
+        bits = rng.bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n]
+        keep = bits >= np.uint16(thr)
     else:
         keep = rng.random(n, dtype=dt) >= dt.type(p)
     return np.multiply(keep, dt.type(1.0 / (1.0 - p)), out=np.empty(n, dt)).reshape(shape)
