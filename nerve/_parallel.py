@@ -15,7 +15,9 @@ worker, or a single-thread setting runs ``fn(0, n)`` directly. ``ufunc`` does th
 one NumPy ufunc call. ``batch_split`` runs whole per-sample computations (a convolution,
 attention, an LSTM forward) on blocks of the batch with one BLAS thread each, and
 returns their results; see its docstring and ``shorten_blas_spin`` for why OpenBLAS's
-idle workers must not spin meanwhile.
+idle workers must not spin meanwhile. ``Jobs`` runs work that becomes ready piece by
+piece on a helper thread while the caller goes on (the LSTM backward's input and weight
+gradients beside its recurrence).
 
 The thread count follows, in order: :func:`set_threads` (``nerve.set_num_threads``),
 ``NERVE_NUM_THREADS``, ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` and the CPUs this

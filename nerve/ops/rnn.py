@@ -8,8 +8,10 @@ back-propagates through time by hand, with one GEMM per step each way:
   loop, one GEMM each gives ``∂X``, ``∂Wᵢₕ`` and ``∂Wₕₕ`` over all steps.
 - LSTM (:class:`LSTMLayer`): each step multiplies ``[xₜ | h_{t-1} | 1]`` by
   ``[Wᵢₕ | Wₕₕ | b]ᵀ`` — input, recurrence and bias in ONE GEMM, with no projection array
-  to add back step by step (measured faster); backward's per-step GEMM yields ``∂xₜ`` and
-  ``∂h_{t-1}`` together, and ``[∂Wᵢₕ | ∂Wₕₕ | ∂b]`` is one GEMM over all steps.
+  to add back step by step (measured faster). Inference computes the gates transposed
+  (``_lstm_infer``). Backward's per-step GEMM yields ``∂h_{t-1}`` only; ``∂x`` and
+  ``[∂Wᵢₕ | ∂Wₕₕ | ∂b]`` are one GEMM each per chunk of steps, on a second thread
+  while the recurrence goes on (``_lstm_bwd_chunked``).
 
 Gate equations (PyTorch's, with its gate order and weight layout)::
 
@@ -641,10 +643,10 @@ def _lstm_bwd(R, TC, C, w, dy, dh_n, dc, bs, rev, dG, DXH, ends=(), release=None
 # the GEMMs. Only without ``lengths`` (a packed batch works on shrinking row prefixes).
 
 MIN_SPLIT_ROWS = 8  # rows per thread below which the per-step GEMMs get too thin
-# Only the forward is split. Split the same way, the backward recurrence was slower: its
-# 16 small NumPy calls per step make the two threads queue for the GIL, and one 2-thread
-# GEMM per step does better (LSTM classifier step at 2 threads: 103 ms split, 99.6 ms
-# whole; the forward split saves 5 ms).
+# Only the forward is split by rows. Split the same way, the backward recurrence was
+# slower (its elementwise passes are memory-bound: 32 rows cost nearly what 64 do); with
+# a lock around them it tied with one thread (39.5 vs 39 ms). Its second core runs the
+# input and weight gradients instead (``_lstm_bwd_chunked``).
 
 
 def _by_rows(fn, Bn, flops, bs, xp):
