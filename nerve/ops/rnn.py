@@ -672,6 +672,25 @@ def _lstm_unpermute(a, H):
     return B.xp_of(a).concatenate([a[:2 * H], a[3 * H:], a[2 * H:3 * H]], axis=0)
 
 
+def _fill_slots(Z, lo, hi, xt, h0, rev, has_bias):
+    """Rows lo:hi of the slots Z (T+1, B, I+H[+1]): inputs xt (T, B, I) in their slots,
+    zeros in the spare one, h0 where the first step reads it, ones in the bias column.
+    Each thread of a split batch fills its own rows (so the copy runs on every core)."""
+    T, I = xt.shape[0], xt.shape[2]
+    H = h0.shape[1]
+    z = Z[:, lo:hi]
+    if rev:
+        z[1:, :, :I] = xt[:, lo:hi]
+        z[0, :, :I] = 0
+    else:
+        z[:T, :, :I] = xt[:, lo:hi]
+        z[T, :, :I] = 0
+    if has_bias:
+        z[:, :, I + H] = 1
+    z[T if rev else 0, :, I:I + H] = h0[lo:hi]
+    return z
+
+
 def _lstm_inference(xt, h0d, c0d, ws, batch_first, hn, cn):
     """LSTMLayer's forward without a graph or lengths: gates computed transposed."""
     xp = B.xp_of(xt)
@@ -687,16 +706,7 @@ def _lstm_inference(xt, h0d, c0d, ws, batch_first, hn, cn):
         Z = xp.empty((T + 1, Bn, K), xt.dtype)
 
         def run(lo, hi, lock, Z=Z, Wd=Wd, rev=rev, d=d):
-            z = Z[:, lo:hi]  # each thread fills its own rows
-            if rev:
-                z[1:, :, :I] = xt[:, lo:hi]
-                z[0, :, :I] = 0
-            else:
-                z[:T, :, :I] = xt[:, lo:hi]
-                z[T, :, :I] = 0
-            if has_bias:
-                z[:, :, I + H] = 1
-            z[T if rev else 0, :, hs] = h0d[d, lo:hi]
+            z = _fill_slots(Z, lo, hi, xt, h0d[d], rev, has_bias)
             return _lstm_infer(z, Wd, c0d[d, lo:hi], rev, I, lock)
 
         parts = _by_rows(run, Bn, 8.0 * T * Bn * K * H, None, xp)
@@ -801,16 +811,7 @@ class LSTMLayer(Function):
                        xp.empty((T + 1, Bn, H), dt))
 
             def run(lo, hi, lock, Z=Z, w=w, c0=c0, rev=rev, out=out, h0=h0d[d]):
-                z = Z[:, lo:hi]  # filled here, so a split batch fills its rows in parallel
-                if rev:
-                    z[1:, :, :I] = xt[:, lo:hi]
-                    z[0, :, :I] = 0
-                else:
-                    z[:T, :, :I] = xt[:, lo:hi]
-                    z[T, :, :I] = 0
-                if has_bias:
-                    z[:, :, I + H] = 1
-                z[T if rev else 0, :, hs] = h0[lo:hi]
+                z = _fill_slots(Z, lo, hi, xt, h0, rev, has_bias)
                 o = None if out is None else tuple(a[:, lo:hi] for a in out)
                 return _lstm_fwd(z, w, c0[lo:hi], bs, rev, train, o, lock)
 
