@@ -243,6 +243,20 @@ def ufunc(f: np.ufunc, *args, out: np.ndarray) -> np.ndarray:
     return out
 
 
+_helper_pool: ThreadPoolExecutor | None = None
+
+
+def _get_helper() -> ThreadPoolExecutor:
+    """The thread behind ``Jobs``: a pool of its own, so that a split pass the caller runs
+    meanwhile never queues behind a helper that waits for the caller."""
+    global _helper_pool
+    with _lock:
+        if _helper_pool is None:
+            _helper_pool = ThreadPoolExecutor(1, thread_name_prefix="nerve-jobs",
+                                              initializer=_mark_worker)
+        return _helper_pool
+
+
 class Jobs:
     """Jobs ``0..n-1`` whose inputs the caller completes in order while it works on: a
     pool thread runs each one as soon as the caller ``release``-s it, and ``finish`` (the
@@ -266,7 +280,7 @@ class Jobs:
         if overlap and n > 1 and _threads >= 2 and not getattr(_local, "worker", False):
             shorten_blas_spin()
             self._ready = [threading.Event() for _ in range(n)]
-            self._fut = _get_pool(1).submit(self._helper)
+            self._fut = _get_helper().submit(self._helper)
 
     def _take(self, front: bool) -> int | None:
         with self._lock:

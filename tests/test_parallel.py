@@ -278,3 +278,19 @@ def test_jobs_helper_error_reaches_the_caller(monkeypatch):
     time.sleep(0.05)  # the helper has taken (and failed) a job
     with pytest.raises(ValueError, match="boom"):
         jobs.finish()
+
+
+def test_jobs_caller_may_split_while_the_helper_waits(monkeypatch):
+    """A split pass in the caller (pool threads) must not queue behind the Jobs helper,
+    which is waiting for that same caller to release a job."""
+    monkeypatch.setattr(P, "_threads", 2)
+    monkeypatch.setattr(P, "MIN_ELEMS", 0)
+    done = []
+    jobs = P.Jobs(lambda k, slot: done.append(k), 2, overlap=True)
+    out = np.zeros(8)
+    P.split_rows(lambda lo, hi: out.__setitem__(slice(lo, hi), 1.0), 8, 8)  # no deadlock
+    assert out.sum() == 8
+    jobs.release(0)
+    jobs.release(1)
+    jobs.finish()
+    assert sorted(done) == [0, 1]
