@@ -525,13 +525,16 @@ def _lstm_fwd(Z, w, c0, bs, rev, train, out=None, lock=_NO_LOCK):
     return (R, TC, C) if train else c_run
 
 
-# Inference (no graph to keep, full-length batch) computes the gates transposed,
-# Gᵀ = W [x | h | 1]ᵀ (4H, B), from the same slots Z (T+1, B, K). Every gate is then a
-# block of whole rows, so the elementwise passes run on contiguous memory; on (B, 4H) they
-# walk B strided rows and take 1.5x as long (a 32-row block: 20.5 vs 22.1 ms over 200
-# steps, of which the GEMMs are 16.5). The gate buffer holds rows c | g | f | i | o: f⊙c
-# and i⊙g are ONE product of the adjacent blocks [f; i] and [c; g]. h goes back into its
-# slot transposed (1 µs a step), which keeps the input fill a plain copy and y a view.
+# Inference (no graph to keep, full-length batch) runs on transposed slots: slot k of
+# Zᵀ (T+1, K, B) is the column block [x; h; 1] and each step computes Gᵀ = W Zₖ (4H, B).
+# Every gate is then a block of whole rows, so the elementwise passes run on contiguous
+# memory; on (B, 4H) they walk B strided rows and take 1.5x as long (a 32-row block:
+# 20.5 vs 22.1 ms over 200 steps, of which the GEMMs are 16.5). The gate buffer holds
+# rows c | g | f | i | o: f⊙c and i⊙g are ONE product of the adjacent blocks [f; i] and
+# [c; g]. The inputs are transposed into their slots 8 steps at a time as the loop goes:
+# up front, both threads' transposing copies of the whole input fought over memory
+# (~2 ms instead of 0.5); a [x | h | 1] row layout with a transposed GEMM operand and a
+# transposed h write measured 1% slower.
 
 def _lstm_w_fm(w_ih, w_hh, b_ih, b_hh):
     """Forward operand W (4H, K) of the feature-major kernel: rows g|f|i|o, sigmoid rows
@@ -546,13 +549,19 @@ def _lstm_w_fm(w_ih, w_hh, b_ih, b_hh):
                            w[3 * H:] * half], axis=0)
 
 
-def _lstm_infer(Z, W, c0, rev, I, lock=_NO_LOCK):
-    """One direction over the slots Z (T+1, B, K), gates transposed (see above); returns
-    c_n (B, H). ``lock``: held around each step's elementwise passes (see ``_by_rows``)."""
-    xp = B.xp_of(Z)
-    T, Bn = Z.shape[0] - 1, Z.shape[1]
+FILL_CHUNK = 8  # inference: steps whose inputs are transposed into their slots at once
+
+
+def _lstm_infer(Zt, W, c0, rev, x, lock=_NO_LOCK):
+    """One direction over the transposed slots Zt (T+1, K, B) (see above); returns c_n
+    (B, H). Every ``FILL_CHUNK`` steps it first copies the next steps' inputs from
+    x (T, B, I) into their slots (a small transposing copy that stays in cache).
+    ``lock``: held around each step's elementwise passes (see ``_by_rows``)."""
+    xp = B.xp_of(Zt)
+    T, I = x.shape[0], x.shape[2]
+    Bn = Zt.shape[2]
     H = W.shape[0] // 4
-    dt = Z.dtype
+    dt = Zt.dtype
     half = dt.type(0.5)
     buf = xp.empty((5 * H, Bn), dt)  # rows c | g | f | i | o
     buf[:H] = c0.T
@@ -562,9 +571,14 @@ def _lstm_infer(Z, W, c0, rev, I, lock=_NO_LOCK):
     Pf, Pi = P[:H], P[H:]
     tc = xp.empty((H, Bn), dt)
     hs = slice(I, I + H)
-    for t in (range(T - 1, -1, -1) if rev else range(T)):
+    for n, t in enumerate(range(T - 1, -1, -1) if rev else range(T)):
         p, q = _slots(t, rev)
-        np.matmul(W, Z[p].T, out=gates)  # [Wᵢₕ | Wₕₕ | b] [x | h | 1]ᵀ
+        if n % FILL_CHUNK == 0:  # inputs of the next steps into their slots
+            m = min(FILL_CHUNK, T - n)
+            t0 = t - m + 1 if rev else t
+            s0 = t0 + 1 if rev else t0
+            Zt[s0:s0 + m, :I] = x[t0:t0 + m].transpose(0, 2, 1)
+        np.matmul(W, Zt[p], out=gates)  # [Wᵢₕ | Wₕₕ | b] [x; h; 1]
         with lock:
             np.tanh(gates, out=gates)  # all gates (sigmoid ones at a/2: weights pre-halved)
             np.multiply(sig, half, out=sig)
@@ -572,7 +586,7 @@ def _lstm_infer(Z, W, c0, rev, I, lock=_NO_LOCK):
             np.multiply(fi, cg, out=P)  # f⊙c | i⊙g
             np.add(Pf, Pi, out=c)
             np.tanh(c, out=tc)
-            np.multiply(o, tc, out=Z[q, :, hs].T)  # h = o⊙tanh(c)
+            np.multiply(o, tc, out=Zt[q, hs])  # h = o⊙tanh(c)
     return c.T.copy()
 
 
@@ -703,15 +717,19 @@ def _lstm_inference(xt, h0d, c0d, ws, batch_first, hn, cn):
     for d, wd in enumerate(ws):
         rev = d == 1
         Wd = _lstm_w_fm(*wd)
-        Z = xp.empty((T + 1, Bn, K), xt.dtype)
+        Zt = xp.empty((T + 1, K, Bn), xt.dtype)
 
-        def run(lo, hi, lock, Z=Z, Wd=Wd, rev=rev, d=d):
-            z = _fill_slots(Z, lo, hi, xt, h0d[d], rev, has_bias)
-            return _lstm_infer(z, Wd, c0d[d, lo:hi], rev, I, lock)
+        def run(lo, hi, lock, Zt=Zt, Wd=Wd, rev=rev, d=d):
+            z = Zt[:, :, lo:hi]  # each thread fills its own columns
+            z[0 if rev else T, :I] = 0
+            if has_bias:
+                z[:, I + H] = 1
+            z[T if rev else 0, hs] = h0d[d, lo:hi].T
+            return _lstm_infer(z, Wd, c0d[d, lo:hi], rev, xt[:, lo:hi], lock)
 
         parts = _by_rows(run, Bn, 8.0 * T * Bn * K * H, None, xp)
         cn[d] = parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=0)
-        y = (Z[:T] if rev else Z[1:])[:, :, hs]  # (T, B, H) view
+        y = (Zt[:T] if rev else Zt[1:])[:, hs].transpose(0, 2, 1)  # (T, B, H) view
         hn[d] = y[0] if rev else y[T - 1]
         ys.append(y)
     y = ys[0] if len(ys) == 1 else xp.concatenate(ys, axis=2)

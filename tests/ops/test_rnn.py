@@ -202,14 +202,16 @@ def test_lstm_backward_chunks_beside_recurrence_match_torch(monkeypatch, bidir, 
 @pytest.mark.parametrize("bidir", [False, True])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("states,bias", [(True, True), (False, True), (True, False)])
-@pytest.mark.parametrize("threads", [1, 3])
-def test_lstm_inference_kernel_equals_torch(bidir, batch_first, states, bias, threads,
+@pytest.mark.parametrize("threads,fill", [(1, 8), (3, 8), (3, 4)])
+def test_lstm_inference_kernel_equals_torch(bidir, batch_first, states, bias, threads, fill,
                                             monkeypatch):
     """Without a graph or lengths the LSTM runs its feature-major kernel (split across
-    threads when allowed): outputs and final states equal torch's."""
+    threads when allowed; inputs copied in chunks of ``fill`` steps, the last one short):
+    outputs and final states equal torch's."""
     import nerve._parallel as P
 
     monkeypatch.setattr(P, "_threads", threads)
+    monkeypatch.setattr("nerve.ops.rnn.FILL_CHUNK", fill)
     monkeypatch.setattr(P, "MIN_FLOPS", 0)
     monkeypatch.setattr("nerve.ops.rnn.MIN_SPLIT_ROWS", 1)
     torch.manual_seed(1)
