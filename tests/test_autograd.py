@@ -525,3 +525,22 @@ def test_grad_skips_work_not_leading_to_inputs():
     out.backward()  # the full backward afterwards still gets every gradient
     assert seen[-1] == (True, True)
     assert w.grad is not None and unrelated.grad is not None and x.grad is not None
+
+
+def test_outputs_without_gradient_are_marked_per_run_on_a_retained_graph():
+    """A multi-output node learns which outputs got no gradient (``ctx.zero_grads``) on
+    every run: a retained graph run again from another output must not skip that one."""
+    from nerve.ops.rnn import recurrent_layer
+
+    rng = np.random.default_rng(0)
+    x = nerve.tensor(rng.standard_normal((5, 3, 2)), requires_grad=True)
+    ws = [nerve.tensor(rng.standard_normal(s) * 0.5, requires_grad=True)
+          for s in [(8, 2), (8, 2), (8,), (8,)]]
+    y, hn, cn = recurrent_layer("LSTM", x, None, None, ws)
+    hn.sum().backward(retain_graph=True)  # y and c_n get no gradient
+    x.grad = None
+    y.sum().backward()  # now h_n and c_n get none, and y's gradient must count
+    y2, _, _ = recurrent_layer("LSTM", x2 := nerve.tensor(x.numpy(), requires_grad=True),
+                               None, None, ws)
+    y2.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-12, atol=1e-14)
