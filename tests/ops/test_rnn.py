@@ -234,6 +234,31 @@ def test_lstm_inference_kernel_equals_torch(bidir, batch_first, states, bias, th
         close(a, b, 1e-10, 1e-12, what)
 
 
+@pytest.mark.parametrize("lengths", [None, [6, 2, 5, 6, 1]])
+def test_bidirectional_directions_side_by_side_match_torch(monkeypatch, lengths):
+    """With two threads the two directions run side by side (whole batch each), with or
+    without a graph, with or without lengths: outputs and final states equal torch's."""
+    from nerve import _parallel as P
+
+    monkeypatch.setattr(P, "_threads", 2)
+    monkeypatch.setattr(P, "MIN_FLOPS", 0)
+    torch.manual_seed(2)
+    m = torch.nn.LSTM(3, 4, bidirectional=True, batch_first=True).double()
+    x = torch.randn(5, 6, 3, dtype=torch.float64)
+    inp = x if lengths is None else torch.nn.utils.rnn.pack_padded_sequence(
+        x, torch.tensor(lengths), True, enforce_sorted=False)
+    with torch.no_grad():
+        out, (hn, cn) = m(inp)
+    if lengths is not None:
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, True, total_length=6)
+    ws = [nerve.tensor(p.detach().numpy()) for p in m.parameters()]
+    with nerve.no_grad():
+        outs = recurrent_layer("LSTM", nerve.tensor(x.numpy()), None, None, ws,
+                               batch_first=True, lengths=lengths)
+    for a, b, what in zip(outs, (out, hn, cn), ("y", "h_n", "c_n")):
+        close(a, b, 1e-10, 1e-12, what)
+
+
 def test_inference_path_equals_training_path():
     rng = np.random.default_rng(2)
     for mode in MODES:
