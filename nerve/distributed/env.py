@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 import traceback
 
 __all__ = ["launched", "init", "init_process_group", "destroy_process_group", "is_initialized",
@@ -178,14 +179,20 @@ def abort(code: int = 1) -> None:
 
 # --- the abort path ---------------------------------------------------------------------
 
+ABORT_FLUSH_S = 0.2  # pause between writing the failing rank's report and MPI_Abort
+
 def _report_and_abort(exc_type, exc, tb, where: str) -> None:
     try:
         msg = "".join(traceback.format_exception(exc_type, exc, tb))
-        sys.stderr.write(msg)
-        sys.stderr.write(f"nerve.distributed: rank {_State.rank} of {_State.size} raised "
-                         f"{exc_type.__name__}{where}; aborting all ranks (MPI_Abort)\n")
+        # one write, then a moment for the launcher to forward it: output still in flight
+        # when MPI_Abort kills the job can be lost (seen: the traceback arrived, the line
+        # after it did not, about 1 run in 10)
+        sys.stderr.write(msg + f"nerve.distributed: rank {_State.rank} of {_State.size} "
+                         f"raised {exc_type.__name__}{where}; aborting all ranks "
+                         "(MPI_Abort)\n")
         sys.stderr.flush()
         sys.stdout.flush()
+        time.sleep(ABORT_FLUSH_S)
     finally:
         _State.comm.Abort(1)
 
