@@ -86,6 +86,20 @@ def _mark_worker() -> None:
     _local.worker = True
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has none of its parent's threads: drop the pools (and a lock a
+    parent thread may have held), so the child's first split starts fresh ones instead
+    of queueing work for threads that do not exist."""
+    global _pool, _pool_size, _helper_pool, _lock
+    _pool, _pool_size, _helper_pool = None, 0, None
+    _lock = threading.Lock()
+    _local.worker = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def split_rows(fn: Callable[[int, int], object], n: int, size: int) -> None:
     """Run ``fn(lo, hi)`` over row blocks of ``range(n)`` in parallel; ``size`` is the
     number of elements the whole call touches (decides whether splitting pays)."""

@@ -1,6 +1,7 @@
 """nerve._parallel: row-split passes and batch-split convolutions give the serial results."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -294,3 +295,43 @@ def test_jobs_caller_may_split_while_the_helper_waits(monkeypatch):
     jobs.release(1)
     jobs.finish()
     assert sorted(done) == [0, 1]
+
+
+def _split_and_jobs_in_this_process(q=None) -> int:
+    P.set_threads(2)
+    P.MIN_ELEMS = 0
+    out = np.zeros(8)
+    P.split_rows(lambda lo, hi: out.__setitem__(slice(lo, hi), 1.0), 8, 8)
+    done = []
+    jobs = P.Jobs(lambda k, slot: done.append(k), 3, overlap=True)
+    for k in range(3):
+        jobs.release(k)
+    jobs.finish()
+    res = int(out.sum()) + len(done)
+    if q is not None:
+        q.put(res)
+    return res
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_starts_its_own_threads(monkeypatch):
+    """After a fork the child has none of the parent's pool threads: its splits and Jobs
+    must start fresh ones instead of waiting for ever."""
+    import multiprocessing as mp
+
+    monkeypatch.setattr(P, "MIN_ELEMS", 0)
+    threads = P.get_threads()
+    try:
+        assert _split_and_jobs_in_this_process() == 11  # the parent's pools exist now
+        ctx = mp.get_context("fork")
+        q = ctx.Queue()
+        child = ctx.Process(target=_split_and_jobs_in_this_process, args=(q,))
+        child.start()
+        child.join(timeout=30)
+        alive = child.is_alive()
+        if alive:
+            child.kill()
+        assert not alive, "the forked child hung in a split"
+        assert q.get(timeout=5) == 11
+    finally:
+        P.set_threads(threads)
