@@ -291,7 +291,8 @@ class Jobs:
         self._aborted = False
         self._fut = None
         self._ready = None
-        if overlap and n > 1 and _threads >= 2 and not getattr(_local, "worker", False):
+        if overlap and n > 1 and _threads >= 2 and not getattr(_local, "worker", False) \
+                and blas_threads() is not None:  # (else the two threads' BLAS would compete)
             shorten_blas_spin()
             self._ready = [threading.Event() for _ in range(n)]
             self._fut = _get_helper().submit(self._helper)
@@ -338,6 +339,6 @@ class Jobs:
                 self._fut.result()
 
 
-def single_blas(active: bool):
+def single_blas(active: bool) -> contextlib.AbstractContextManager:
     """One BLAS thread per call inside the block when ``active`` (else a no-op)."""
     return _blas_single() if active else contextlib.nullcontext()
