@@ -14,6 +14,8 @@ import ctypes
 import os
 import platform
 
+import numpy as np
+
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 MMAP_THRESHOLD = 32 << 20  # glibc's maximum: blocks up to 32 MiB come from the heap
 TRIM_THRESHOLD = 1 << 30  # give memory back only when 1 GiB lies free at the heap's top
@@ -69,3 +71,19 @@ def glibc_defaults() -> bool:
     ok = _set(libc, *CONVERGED_DEFAULT)
     libc.malloc_trim(0)
     return ok
+
+
+CACHE_LINE = 64
+
+
+def aligned_empty(shape: tuple, dtype) -> np.ndarray:
+    """``np.empty(shape, dtype)`` starting on a cache-line (64-byte) boundary.
+
+    NumPy only guarantees 16 bytes. OpenBLAS's small-matrix kernels read their operands
+    in place, and a 32-column block of a row whose start sits 16 or 32 bytes into a line
+    spans three lines instead of two: the LSTM's per-step GEMM 60 -> 73-75 µs."""
+    dt = np.dtype(dtype)
+    n = int(np.prod(shape)) * dt.itemsize
+    raw = np.empty(n + CACHE_LINE, np.uint8)
+    start = -raw.ctypes.data % CACHE_LINE
+    return raw[start:start + n].view(dt).reshape(shape)

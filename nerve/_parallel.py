@@ -192,6 +192,26 @@ def set_blas_threads(n: int) -> bool:
     return True
 
 
+_core: list = []  # [name or None], filled on first use
+
+
+def blas_core() -> str | None:
+    """The CPU kernel family NumPy's OpenBLAS picked (``"skylakex"``, ``"haswell"``, ...,
+    lower-case), or None when nerve can't reach the BLAS library."""
+    if not _core:
+        lib, name = _blas()[2], None
+        for fn in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                   "openblas_get_corename64_", "openblas_get_corename"):
+            f = getattr(lib, fn, None) if lib is not None else None
+            if f is not None:
+                f.argtypes, f.restype = [], ctypes.c_char_p
+                raw = f()
+                name = raw.decode("ascii", "replace").strip().lower() if raw else None
+                break
+        _core.append(name)
+    return _core[0]
+
+
 @contextlib.contextmanager
 def _blas_single() -> Iterator[None]:
     """One BLAS thread per call inside the block (each of our threads runs its own GEMMs)."""

@@ -335,3 +335,10 @@ def test_a_forked_child_starts_its_own_threads(monkeypatch):
         assert q.get(timeout=5) == 11
     finally:
         P.set_threads(threads)
+
+
+def test_blas_core_names_numpys_openblas_kernel():
+    """The kernel family of NumPy's OpenBLAS, lower-case (None without OpenBLAS)."""
+    core = P.blas_core()
+    assert core is None or (isinstance(core, str) and core == core.lower() and core)
+    assert P.blas_core() is core  # asked once

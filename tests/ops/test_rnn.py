@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import nerve
+from nerve._memory import aligned_empty
 from nerve.autograd import gradcheck
 from nerve.ops.embedding import _segment_sum_rows, embedding
 from nerve.ops.rnn import recurrent_layer
@@ -202,14 +203,18 @@ def test_lstm_backward_chunks_beside_recurrence_match_torch(monkeypatch, bidir, 
 @pytest.mark.parametrize("bidir", [False, True])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("states,bias", [(True, True), (False, True), (True, False)])
-@pytest.mark.parametrize("threads,fill", [(1, 8), (3, 8), (3, 4)])
+@pytest.mark.parametrize("threads,fill,blocks", [(1, 8, False), (3, 8, False), (3, 4, False),
+                                                 (1, 8, True), (3, 4, True)])
 def test_lstm_inference_kernel_equals_torch(bidir, batch_first, states, bias, threads, fill,
-                                            monkeypatch):
+                                            blocks, monkeypatch):
     """Without a graph or lengths the LSTM runs its feature-major kernel (split across
-    threads when allowed; inputs copied in chunks of ``fill`` steps, the last one short):
-    outputs and final states equal torch's."""
+    threads when allowed; inputs copied in chunks of ``fill`` steps, the last one short;
+    the gate GEMM whole or in row blocks of W): outputs and final states equal torch's."""
     import nerve._parallel as P
 
+    if blocks:
+        monkeypatch.setattr("nerve.ops.rnn._gemm_row_blocks",
+                            lambda rows, n, k, xp, operand=None: rows // 4)
     monkeypatch.setattr(P, "_threads", threads)
     monkeypatch.setattr("nerve.ops.rnn.FILL_CHUNK", fill)
     monkeypatch.setattr(P, "MIN_FLOPS", 0)
@@ -232,6 +237,53 @@ def test_lstm_inference_kernel_equals_torch(bidir, batch_first, states, bias, th
                                batch_first=batch_first)
     for a, b, what in zip(outs, (out, hn, cn), ("y", "h_n", "c_n")):
         close(a, b, 1e-10, 1e-12, what)
+
+
+def test_gemm_row_blocks_rule(monkeypatch):
+    """Row blocks only where OpenBLAS's small-matrix kernels exist, for 8/16/32 columns,
+    when the whole product is over their limit; a block fits under SMALL_GEMM_BLOCK."""
+    from nerve import _parallel as P
+    from nerve.ops.rnn import _gemm_row_blocks as blocks
+
+    monkeypatch.setattr(P, "blas_core", lambda: "skylakex")
+    assert blocks(512, 32, 257, np) == 64  # the LSTM classifier's step, half the batch
+    assert blocks(512, 32, 129, np) == 128
+    assert blocks(512, 16, 257, np) == 128
+    assert blocks(512, 64, 257, np) == 512  # 64 columns: one GEMM is faster
+    assert blocks(512, 24, 257, np) == 512
+    assert blocks(256, 16, 129, np) == 256  # already small
+    assert blocks(512, 32, 4097, np) == 512  # no block small enough
+    slot = aligned_empty((257, 64), np.float32)
+    assert blocks(512, 32, 257, np, slot[:, 32:]) == 64  # rows start on cache lines
+    assert blocks(512, 32, 257, np, slot[:, 4:36]) == 512  # 16 bytes in: one GEMM
+    monkeypatch.setattr(P, "blas_core", lambda: "haswell")
+    assert blocks(512, 32, 257, np) == 512
+
+
+def test_aligned_empty():
+    for shape, dt in [((3, 5), np.float32), ((7,), np.float64), ((2, 0), np.float32)]:
+        a = aligned_empty(shape, dt)
+        assert a.shape == shape and a.dtype == dt and a.ctypes.data % 64 == 0
+        assert a.flags.c_contiguous and a.flags.writeable
+
+
+def test_lstm_inference_float32_full_size_matches_torch(monkeypatch):
+    """The benchmark's shape in float32 (two threads of 32 columns each: the blocked
+    GEMM on AVX-512 OpenBLAS): outputs and final states equal torch's at rtol 1e-4."""
+    from nerve import _parallel as P
+
+    monkeypatch.setattr(P, "_threads", 2)
+    torch.manual_seed(3)
+    m = torch.nn.LSTM(128, 128, batch_first=True)
+    x = torch.randn(64, 12, 128)
+    with torch.no_grad():
+        out, (hn, cn) = m(x)
+    ps = [nerve.tensor(p.detach().numpy()) for p in m.parameters()]
+    with nerve.no_grad():
+        outs = recurrent_layer("LSTM", nerve.tensor(x.numpy()), None, None, ps,
+                               batch_first=True)
+    for a, b, what in zip(outs, (out, hn, cn), ("y", "h_n", "c_n")):
+        close(a, b, 1e-4, 1e-6, what)
 
 
 @pytest.mark.parametrize("lengths", [None, [6, 2, 5, 6, 1]])
