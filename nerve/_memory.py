@@ -87,3 +87,10 @@ def aligned_empty(shape: tuple, dtype) -> np.ndarray:
     raw = np.empty(n + CACHE_LINE, np.uint8)
     start = -raw.ctypes.data % CACHE_LINE
     return raw[start:start + n].view(dt).reshape(shape)
+
+
+def aligned_copy(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``a`` starting on a cache line (see aligned_empty)."""
+    out = aligned_empty(a.shape, a.dtype)
+    out[...] = a
+    return out

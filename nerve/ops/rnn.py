@@ -40,7 +40,7 @@ import numpy as np
 
 from .. import _backend as B
 from .. import _parallel
-from .._memory import CACHE_LINE, aligned_empty
+from .._memory import CACHE_LINE, aligned_copy, aligned_empty
 from ..autograd import Function, once_differentiable
 from ..tensor import Tensor
 
@@ -441,6 +441,57 @@ def _slots(t, rev):
     return (t + 1, t) if rev else (t, t + 1)
 
 
+# --- small GEMMs ---------------------------------------------------------------------------
+#
+# OpenBLAS's AVX-512 kernels (SkylakeX and later) multiply a small product (M·N·K <= 1e6)
+# straight from its operands; a bigger one is first packed into blocks — all of W again
+# on every step of a recurrence. Cut into blocks (one batched ``matmul``: NumPy loops over
+# them in C), the LSTM's per-step GEMMs take the small path (1 thread, float32):
+#   inference  Gᵀ = W Zₖ    512x257 @ 257x32 in row blocks of 64:      74.5 -> 53-59 µs
+#   training   G = Zₖ Wᵀ    32x257 @ 257x512 in column blocks of 64:   77 -> 59 µs
+#   backward   ∂h = ∂G Wₕₕ  64x512 @ 512x128 in row blocks of 8:       71 -> 57 µs
+# LSTM classifier (B=64, split in two threads): inference 26.1 -> 23.6 ms, training step
+# 86.2 -> 84.0 ms. Only when the operand read in place (the right-hand one) starts each
+# row on a cache line: 16 or 32 bytes off, the blocked GEMM took 73-75 µs
+# (``aligned_empty``). Measured over 4H 256-1024, K 129-513 and 8-64 batch rows: the
+# blocks pay for a batch of 8, 16 or 32 (0.47-0.77x) and lose or tie at 24, 48 or 64,
+# when a block of the weights' side is at most ~0.6e6.
+SMALL_GEMM_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+SMALL_GEMM_LIMIT = 1e6  # OpenBLAS's bound on M·N·K for its small-matrix path
+SMALL_GEMM_BLOCK = 6e5  # M·N·K of one block
+
+
+def _small_gemm_pays(mnk: float, xp, operand) -> bool:
+    """Is a product of M·N·K = ``mnk``, whose right-hand side ``operand`` the small kernels
+    would read in place, worth cutting into blocks on this BLAS?"""
+    if xp is not np or mnk <= SMALL_GEMM_LIMIT or _parallel.blas_core() not in SMALL_GEMM_CORES:
+        return False
+    return operand is None or not (operand.ctypes.data % CACHE_LINE or operand.strides[0] %
+                                   CACHE_LINE or operand.strides[1] != operand.itemsize)
+
+
+def _gemm_row_blocks(rows: int, n: int, k: int, xp, operand=None) -> int:
+    """Size of the blocks the weights' side (``rows`` gates, k inputs) of a step's product
+    with ``n`` batch rows is cut into; ``rows`` = one GEMM (see above)."""
+    if n not in (8, 16, 32) or not _small_gemm_pays(rows * n * k, xp, operand):
+        return rows
+    for m in (128, 64, 32):
+        if rows % m == 0 and m * n * k <= SMALL_GEMM_BLOCK:
+            return m
+    return rows
+
+
+def _gemm_batch_blocks(b: int, n: int, k: int, xp, operand=None) -> int:
+    """Batch rows per block of (b, k) @ (k, n) with a narrow right-hand side (n <= 128, the
+    backward's ∂G Wₕₕ); ``b`` = one GEMM (see above)."""
+    if n > 128 or not _small_gemm_pays(b * n * k, xp, operand):
+        return b
+    for m in (32, 16, 8):
+        if b % m == 0 and m * n * k <= SMALL_GEMM_BLOCK:
+            return m
+    return b
+
+
 class _LSTMWeights:
     """One direction's weights, gates reordered to i|f|o|g (sigmoid gates contiguous).
 
@@ -461,13 +512,15 @@ class _LSTMWeights:
         w = xp.concatenate([w[:2 * H], w[3 * H:], w[2 * H:3 * H]], axis=0)  # i f g o -> i f o g
         sc = xp.ones((4 * H, 1), dt)
         sc[:3 * H] = 0.5
-        self.wT = xp.ascontiguousarray((w * sc).T)
+        wT = (w * sc).T  # on a cache line: the blocked GEMM reads it in place
+        self.wT = aligned_copy(wT) if xp is np else xp.ascontiguousarray(wT)
         sc[:3 * H] = 0.25
         I = w_ih.shape[1]
         # ∂x = ∂G Wᵢₕ (per chunk of steps) and ∂h_prev = ∂G Wₕₕ (per step) separately;
         # not needed for inference
         self.wbx = xp.ascontiguousarray(w[:, :I] * sc) if backward else None
-        self.wbh = xp.ascontiguousarray(w[:, I:I + H] * sc) if backward else None
+        wbh = w[:, I:I + H] * sc if backward else None
+        self.wbh = None if wbh is None else aligned_copy(wbh) if xp is np else wbh
         self.H, self.I = H, I
 
 
@@ -497,6 +550,9 @@ def _lstm_fwd(Z, w, c0, bs, rev, train, out=None, lock=_NO_LOCK):
         tc_buf = xp.empty((Bn, H), dt)
         c_run = c0.copy()
     h0 = Z[T if rev else 0, :, hs].copy() if (rev and bs is not None) else None
+    G = 4 * H
+    m = G if bs is not None else _gemm_row_blocks(G, Bn, K, xp, w.wT)
+    wTb = w.wT.reshape(K, -1, m).transpose(1, 0, 2)  # column blocks of Wᵀ
     for t in (range(T - 1, -1, -1) if rev else range(T)):
         b = Bn if bs is None else bs[t]
         p, q = _slots(t, rev)
@@ -506,7 +562,10 @@ def _lstm_fwd(Z, w, c0, bs, rev, train, out=None, lock=_NO_LOCK):
             if train:
                 C[p, r0:b] = c0[r0:b]
         a = R[t, :b] if train else r_buf[:b]
-        np.matmul(Z[p, :b], w.wT, out=a)  # [x | h | 1] [Wᵢₕ | Wₕₕ | b]ᵀ
+        if m < G:  # [x | h | 1] [Wᵢₕ | Wₕₕ | b]ᵀ, block by block
+            np.matmul(Z[p, :b], wTb, out=a.reshape(b, -1, m).transpose(1, 0, 2))
+        else:
+            np.matmul(Z[p, :b], w.wT, out=a)
         if r0 < b:
             Z[p, r0:b, hs] = 0  # padded outputs stay zero
         if train:
@@ -552,35 +611,6 @@ def _lstm_w_fm(w_ih, w_hh, b_ih, b_hh):
 
 
 FILL_CHUNK = 8  # inference: steps whose inputs are transposed into their slots at once
-
-# OpenBLAS's AVX-512 kernels (SkylakeX and later) multiply a small product (M·N·K <= 1e6)
-# straight from its operands; a bigger one is first packed into blocks, all of W again on
-# every step. Cut into row blocks of W, one batched ``matmul`` (NumPy loops over the
-# blocks in C), the gate GEMM of a 32-column step takes the small path: 512x257 @ 257x32
-# 74.5 -> 52.8-59.3 µs, LSTM classifier inference (B=64 split in two) 25.8 -> 23.7 ms.
-# Measured over 4H 256-1024, K 129-513 and N 8-64: blocks pay for N = 8, 16, 32 when the
-# whole product is over the limit and a block is at most ~0.6e6 (0.66-0.77x); at N = 64,
-# or N = 24 or 48, they lose or tie.
-SMALL_GEMM_CORES = ("skylakex", "cooperlake", "sapphirerapids")
-SMALL_GEMM_LIMIT = 1e6  # OpenBLAS's bound on M·N·K for its small-matrix path
-SMALL_GEMM_BLOCK = 6e5  # rows·N·K of one block
-
-
-def _gemm_row_blocks(rows: int, n: int, k: int, xp, operand=None) -> int:
-    """Rows per block for the per-step product (rows, k) @ (k, n); ``rows`` = one GEMM.
-    ``operand``: the (k, n) right-hand side (a slot), which the small kernels read in
-    place: blocks only if each of its rows starts on a cache line (see aligned_empty)."""
-    if xp is not np or n not in (8, 16, 32) or rows * n * k <= SMALL_GEMM_LIMIT or \
-            _parallel.blas_core() not in SMALL_GEMM_CORES:
-        return rows
-    if operand is not None and (operand.ctypes.data % CACHE_LINE or operand.strides[0] %
-                                CACHE_LINE or operand.strides[1] != operand.itemsize):
-        return rows
-    for m in (128, 64, 32):
-        if rows % m == 0 and m * n * k <= SMALL_GEMM_BLOCK:
-            return m
-    return rows
-
 
 def _lstm_infer(Zt, W, c0, rev, x, lock=_NO_LOCK):
     """One direction over the transposed slots Zt (T+1, K, B) (see above); returns c_n
@@ -644,6 +674,7 @@ def _lstm_bwd(R, TC, C, w, dy, dh_n, dc, bs, rev, dG, DXH, ends, release):
     t2 = xp.empty((Bn, H), dt)
     D = xp.empty((Bn, G), dt)
     flush = _Flush((Bn, H), dt, xp)
+    m = _gemm_batch_blocks(Bn, H, G, xp, w.wbh)  # ∂G Wₕₕ in blocks of m rows
     k = 0
     for n, t in enumerate(range(T) if rev else range(T - 1, -1, -1)):
         b = Bn if bs is None else bs[t]
@@ -673,7 +704,10 @@ def _lstm_bwd(R, TC, C, w, dy, dh_n, dc, bs, rev, dG, DXH, ends, release):
         np.subtract(one, d, out=d)
         dg *= d  # through tanh; σ's ¼ lives in the weights
         dcb *= s[:, H:H2]  # ∂c_prev = ∂c ⊙ f
-        np.matmul(dg, w.wbh, out=DXH[p, :b, I:])  # ∂h_prev = ∂G Wₕₕ
+        if m < b == Bn:  # ∂h_prev = ∂G Wₕₕ
+            np.matmul(dg.reshape(-1, m, G), w.wbh, out=DXH[p, :, I:].reshape(-1, m, H))
+        else:
+            np.matmul(dg, w.wbh, out=DXH[p, :b, I:])
         if t % 4 == 0:  # every 4th step is enough to stay clear of the denormals
             flush(dcb)
             flush(DXH[p, :b, I:])
