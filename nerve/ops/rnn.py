@@ -466,8 +466,11 @@ def _small_gemm_pays(mnk: float, xp, operand) -> bool:
     would read in place, worth cutting into blocks on this BLAS?"""
     if xp is not np or mnk <= SMALL_GEMM_LIMIT or _parallel.blas_core() not in SMALL_GEMM_CORES:
         return False
-    return operand is None or not (operand.ctypes.data % CACHE_LINE or operand.strides[0] %
-                                   CACHE_LINE or operand.strides[1] != operand.itemsize)
+    if operand is None:
+        return True
+    return operand.dtype.char in "fd" and not (  # BLAS types, rows on cache lines
+        operand.ctypes.data % CACHE_LINE or operand.strides[0] % CACHE_LINE or
+        operand.strides[1] != operand.itemsize)
 
 
 def _gemm_row_blocks(rows: int, n: int, k: int, xp, operand=None) -> int:

@@ -285,6 +285,8 @@ def test_gemm_row_blocks_rule(monkeypatch):
     slot = aligned_empty((257, 64), np.float32)
     assert blocks(512, 32, 257, np, slot[:, 32:]) == 64  # rows start on cache lines
     assert blocks(512, 32, 257, np, slot[:, 4:36]) == 512  # 16 bytes in: one GEMM
+    half = aligned_empty((257, 64), np.float16)
+    assert blocks(512, 32, 257, np, half[:, 32:]) == 512  # not a BLAS type
     monkeypatch.setattr(P, "blas_core", lambda: "haswell")
     assert blocks(512, 32, 257, np) == 512
 
