@@ -11,7 +11,9 @@ back-propagates through time by hand, with one GEMM per step each way:
   to add back step by step (measured faster). Inference computes the gates transposed
   (``_lstm_infer``). Backward's per-step GEMM yields ``∂h_{t-1}`` only; ``∂x`` and
   ``[∂Wᵢₕ | ∂Wₕₕ | ∂b]`` are one GEMM each per chunk of steps, on a second thread
-  while the recurrence goes on (``_lstm_bwd_chunked``).
+  while the recurrence goes on (``_lstm_bwd_chunked``). Where NumPy's OpenBLAS has
+  AVX-512 small-matrix kernels, the per-step GEMMs run in blocks small enough for them
+  ("small GEMMs" below).
 
 Gate equations (PyTorch's, with its gate order and weight layout)::
 
