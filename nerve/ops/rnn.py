@@ -429,21 +429,7 @@ def _dw_hh(dGh, yd, h0, rev, lengths):
     return dwhh
 
 
-# --- LSTM: input and recurrence in one GEMM per step ----------------------------------------------
-#
-# Each direction keeps a buffer Z of T+1 slots, slot k = [x | h | 1] (B, I+H+1): the input
-# of a step, the state it reads and a column of ones for the bias. Step t multiplies its
-# slot by Wᵀ = [Wᵢₕ | Wₕₕ | b]ᵀ (one GEMM: no separate input projection to add) and writes
-# h_t into the h-part of the next slot. The outputs are then a strided view of Z, the
-# weight gradient is ONE GEMM ∂Gᵀ Z = [∂Wᵢₕ | ∂Wₕₕ | ∂b], and backward's per-step GEMM
-# ∂Gₜ [Wᵢₕ | Wₕₕ] yields ∂xₜ and ∂h_{t-1} together.
-
-def _slots(t, rev):
-    """(slot read by step t, slot its output h_t goes to)."""
-    return (t + 1, t) if rev else (t, t + 1)
-
-
-# --- small GEMMs ---------------------------------------------------------------------------
+# --- small GEMMs ---------------------------------------------------------------------------------
 #
 # OpenBLAS's AVX-512 kernels (SkylakeX and later) multiply a small product (M·N·K <= 1e6)
 # straight from its operands; a bigger one is first packed into blocks — all of W again
@@ -495,6 +481,20 @@ def _gemm_batch_blocks(b: int, n: int, k: int, xp, operand=None) -> int:
         if b % m == 0 and m * n * k <= SMALL_GEMM_BLOCK:
             return m
     return b
+
+
+# --- LSTM: input and recurrence in one GEMM per step ----------------------------------------------
+#
+# Each direction keeps a buffer Z of T+1 slots, slot k = [x | h | 1] (B, I+H+1): the input
+# of a step, the state it reads and a column of ones for the bias. Step t multiplies its
+# slot by Wᵀ = [Wᵢₕ | Wₕₕ | b]ᵀ (one GEMM: no separate input projection to add) and writes
+# h_t into the h-part of the next slot. The outputs are then a strided view of Z, the
+# weight gradient is ONE GEMM ∂Gᵀ Z = [∂Wᵢₕ | ∂Wₕₕ | ∂b], and backward's per-step GEMM
+# ∂Gₜ [Wᵢₕ | Wₕₕ] yields ∂xₜ and ∂h_{t-1} together.
+
+def _slots(t, rev):
+    """(slot read by step t, slot its output h_t goes to)."""
+    return (t + 1, t) if rev else (t, t + 1)
 
 
 class _LSTMWeights:
