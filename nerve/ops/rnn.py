@@ -441,9 +441,10 @@ def _dw_hh(dGh, yd, h0, rev, lengths):
 # LSTM classifier (B=64, split in two threads): inference 26.1 -> 23.6 ms, training step
 # 86.2 -> 84.0 ms. Only when the operand read in place (the right-hand one) starts each
 # row on a cache line: 16 or 32 bytes off, the blocked GEMM took 73-75 µs
-# (``aligned_empty``). Measured over 4H 256-1024, K 129-513 and 8-64 batch rows: the
-# blocks pay for a batch of 8, 16 or 32 (0.47-0.77x) and lose or tie at 24, 48 or 64,
-# when a block of the weights' side is at most ~0.6e6.
+# (``aligned_empty``). Measured over 4H 256-1024, K 129-513 and 8-256 batch rows: the
+# blocks pay for a batch of 8, 16 or 32 (0.47-0.77x) and lose or tie at 24 or 48, when a
+# block of the weights' side is at most ~0.6e6; a batch of 64 or 96 pays in groups of 32
+# (inference: 512x257 @ 257x64 136.8 -> 120.7 µs; 0.79-0.96x) but not one of 128 or 256.
 SMALL_GEMM_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 SMALL_GEMM_LIMIT = 1e6  # OpenBLAS's bound on M·N·K for its small-matrix path
 SMALL_GEMM_BLOCK = 6e5  # M·N·K of one block
@@ -461,15 +462,17 @@ def _small_gemm_pays(mnk: float, xp, operand) -> bool:
         operand.strides[1] != operand.itemsize)
 
 
-def _gemm_row_blocks(rows: int, n: int, k: int, xp, operand=None) -> int:
-    """Size of the blocks the weights' side (``rows`` gates, k inputs) of a step's product
-    with ``n`` batch rows is cut into; ``rows`` = one GEMM (see above)."""
-    if n not in (8, 16, 32) or not _small_gemm_pays(rows * n * k, xp, operand):
-        return rows
+def _gemm_blocks(rows: int, n: int, k: int, xp, operand=None) -> tuple[int, int]:
+    """(m, c): the weights' side (``rows`` gates, k inputs) of a step's product with ``n``
+    batch rows cut into blocks of m rows, the batch into groups of c (inference only);
+    (rows, n) = one GEMM (see above)."""
+    c = n if n in (8, 16, 32) else 32 if n in (64, 96) else 0
+    if not c or not _small_gemm_pays(rows * n * k, xp, operand):
+        return rows, n
     for m in (128, 64, 32):
-        if rows % m == 0 and m * n * k <= SMALL_GEMM_BLOCK:
-            return m
-    return rows
+        if rows % m == 0 and m * c * k <= SMALL_GEMM_BLOCK:
+            return m, c
+    return rows, n
 
 
 def _gemm_batch_blocks(b: int, n: int, k: int, xp, operand=None) -> int:
@@ -556,7 +559,8 @@ def _lstm_fwd(Z, w, c0, bs, rev, train, out=None, lock=_NO_LOCK):
         c_run = c0.copy()
     h0 = Z[T if rev else 0, :, hs].copy() if (rev and bs is not None) else None
     G = 4 * H
-    m = G if bs is not None else _gemm_row_blocks(G, Bn, K, xp, w.wT)
+    m, nc = (G, Bn) if bs is not None else _gemm_blocks(G, Bn, K, xp, w.wT)
+    m = m if nc == Bn else G  # no batch groups here (rows of 64 in groups: 0.96x)
     wTb = w.wT.reshape(K, -1, m).transpose(1, 0, 2)  # column blocks of Wᵀ
     for t in (range(T - 1, -1, -1) if rev else range(T)):
         b = Bn if bs is None else bs[t]
@@ -636,8 +640,11 @@ def _lstm_infer(Zt, W, c0, rev, x, lock=_NO_LOCK):
     Pf, Pi = P[:H], P[H:]
     tc = xp.empty((H, Bn), dt)
     hs = slice(I, I + H)
-    m = _gemm_row_blocks(4 * H, Bn, W.shape[1], xp, Zt[0])  # W, gates: (4H/m, m, ·) blocks
-    Wb, gb = W.reshape(-1, m, W.shape[1]), gates.reshape(-1, m, Bn)
+    K = W.shape[1]
+    m, nc = _gemm_blocks(4 * H, Bn, K, xp, Zt[0])  # W: blocks of m rows; batch: groups of nc
+    Wb = W.reshape(-1, 1, m, K)
+    gb = gates.reshape(-1, m, Bn // nc, nc).transpose(0, 2, 1, 3)  # (4H/m, B/nc, m, nc)
+    Zg = Zt.reshape(T + 1, K, Bn // nc, nc).transpose(0, 2, 1, 3)
     for n, t in enumerate(range(T - 1, -1, -1) if rev else range(T)):
         p, q = _slots(t, rev)
         if n % FILL_CHUNK == 0:  # inputs of the next steps into their slots
@@ -645,7 +652,7 @@ def _lstm_infer(Zt, W, c0, rev, x, lock=_NO_LOCK):
             t0 = t - k + 1 if rev else t
             s0 = t0 + 1 if rev else t0
             Zt[s0:s0 + k, :I] = x[t0:t0 + k].transpose(0, 2, 1)
-        np.matmul(Wb, Zt[p], out=gb)  # [Wᵢₕ | Wₕₕ | b] [x; h; 1], block by block
+        np.matmul(Wb, Zg[p], out=gb)  # [Wᵢₕ | Wₕₕ | b] [x; h; 1], block by block
         with lock:
             np.tanh(gates, out=gates)  # all gates (sigmoid ones at a/2: weights pre-halved)
             np.multiply(sig, half, out=sig)

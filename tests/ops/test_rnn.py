@@ -213,8 +213,8 @@ def test_lstm_inference_kernel_equals_torch(bidir, batch_first, states, bias, th
     import nerve._parallel as P
 
     if blocks:
-        monkeypatch.setattr("nerve.ops.rnn._gemm_row_blocks",
-                            lambda rows, n, k, xp, operand=None: rows // 4)
+        monkeypatch.setattr("nerve.ops.rnn._gemm_blocks", lambda rows, n, k, xp, operand=None:
+                            (rows // 4, n // 2 if n % 2 == 0 else n))
     monkeypatch.setattr(P, "_threads", threads)
     monkeypatch.setattr("nerve.ops.rnn.FILL_CHUNK", fill)
     monkeypatch.setattr(P, "MIN_FLOPS", 0)
@@ -244,8 +244,8 @@ def test_lstm_inference_kernel_equals_torch(bidir, batch_first, states, bias, th
 def test_lstm_training_forward_gemm_in_blocks_matches_torch(monkeypatch, bidir, lengths):
     """The training forward's gate GEMM in column blocks of Wᵀ (forced here on a small
     shape; packed batches keep one GEMM): outputs and gradients equal torch's."""
-    monkeypatch.setattr("nerve.ops.rnn._gemm_row_blocks",
-                        lambda rows, n, k, xp, operand=None: rows // 4)
+    monkeypatch.setattr("nerve.ops.rnn._gemm_blocks",
+                        lambda rows, n, k, xp, operand=None: (rows // 4, n))
     outs, touts, ng, tg = run_both("LSTM", bidir, True, lengths=lengths)
     for i, (a, b) in enumerate(zip(outs, touts)):
         close(a, b, 1e-10, 1e-12, f"output {i}")
@@ -268,27 +268,35 @@ def test_lstm_float32_full_size_training_matches_torch(monkeypatch):
         close(a, b, 1e-4, 1e-4, f"grad {i}")
 
 
-def test_gemm_row_blocks_rule(monkeypatch):
-    """Row blocks only where OpenBLAS's small-matrix kernels exist, for 8/16/32 columns,
-    when the whole product is over their limit; a block fits under SMALL_GEMM_BLOCK."""
+def test_gemm_blocks_rule(monkeypatch):
+    """Blocks only where OpenBLAS's small-matrix kernels exist, for 8/16/32 batch rows (or
+    64/96 in groups of 32), when the whole product is over their limit; a block fits
+    under SMALL_GEMM_BLOCK."""
     from nerve import _parallel as P
-    from nerve.ops.rnn import _gemm_row_blocks as blocks
+    from nerve.ops.rnn import _gemm_batch_blocks
+    from nerve.ops.rnn import _gemm_blocks as blocks
 
     monkeypatch.setattr(P, "blas_core", lambda: "skylakex")
-    assert blocks(512, 32, 257, np) == 64  # the LSTM classifier's step, half the batch
-    assert blocks(512, 32, 129, np) == 128
-    assert blocks(512, 16, 257, np) == 128
-    assert blocks(512, 64, 257, np) == 512  # 64 columns: one GEMM is faster
-    assert blocks(512, 24, 257, np) == 512
-    assert blocks(256, 16, 129, np) == 256  # already small
-    assert blocks(512, 32, 4097, np) == 512  # no block small enough
+    assert blocks(512, 32, 257, np) == (64, 32)  # the LSTM classifier's step, half the batch
+    assert blocks(512, 32, 129, np) == (128, 32)
+    assert blocks(512, 16, 257, np) == (128, 16)
+    assert blocks(512, 64, 257, np) == (64, 32)  # 64 columns: two groups of 32
+    assert blocks(512, 96, 513, np) == (32, 32)
+    assert blocks(512, 128, 257, np) == (512, 128)  # 128 columns: one GEMM is as fast
+    assert blocks(512, 24, 257, np) == (512, 24)
+    assert blocks(256, 16, 129, np) == (256, 16)  # already small
+    assert blocks(512, 32, 4097, np) == (512, 32)  # no block small enough
+    assert _gemm_batch_blocks(64, 128, 512, np) == 8  # the backward's ∂G Wₕₕ
+    assert _gemm_batch_blocks(64, 128, 256, np) == 16
+    assert _gemm_batch_blocks(64, 256, 512, np) == 64  # wide right-hand side: one GEMM
+    assert _gemm_batch_blocks(64, 128, 1024, np) == 64  # no block small enough
     slot = aligned_empty((257, 64), np.float32)
-    assert blocks(512, 32, 257, np, slot[:, 32:]) == 64  # rows start on cache lines
-    assert blocks(512, 32, 257, np, slot[:, 4:36]) == 512  # 16 bytes in: one GEMM
+    assert blocks(512, 32, 257, np, slot[:, 32:]) == (64, 32)  # rows start on cache lines
+    assert blocks(512, 32, 257, np, slot[:, 4:36]) == (512, 32)  # 16 bytes in: one GEMM
     half = aligned_empty((257, 64), np.float16)
-    assert blocks(512, 32, 257, np, half[:, 32:]) == 512  # not a BLAS type
+    assert blocks(512, 32, 257, np, half[:, 32:]) == (512, 32)  # not a BLAS type
     monkeypatch.setattr(P, "blas_core", lambda: "haswell")
-    assert blocks(512, 32, 257, np) == 512
+    assert blocks(512, 32, 257, np) == (512, 32)
 
 
 def test_aligned_empty():
@@ -299,14 +307,16 @@ def test_aligned_empty():
         assert a.flags.c_contiguous and a.flags.writeable
 
 
-def test_lstm_inference_float32_full_size_matches_torch(monkeypatch):
-    """The benchmark's shape in float32 (two threads of 32 columns each: the blocked
-    GEMM on AVX-512 OpenBLAS): outputs and final states equal torch's at rtol 1e-4."""
+@pytest.mark.parametrize("threads,bidir", [(2, False), (1, False), (2, True)])
+def test_lstm_inference_float32_full_size_matches_torch(monkeypatch, threads, bidir):
+    """The benchmark's shape in float32 (on AVX-512 OpenBLAS: two threads of 32 columns
+    each, blocked; one thread, or a direction per thread, in two groups of 32 columns):
+    outputs and final states equal torch's at rtol 1e-4."""
     from nerve import _parallel as P
 
-    monkeypatch.setattr(P, "_threads", 2)
+    monkeypatch.setattr(P, "_threads", threads)
     torch.manual_seed(3)
-    m = torch.nn.LSTM(128, 128, batch_first=True)
+    m = torch.nn.LSTM(128, 128, batch_first=True, bidirectional=bidir)
     x = torch.randn(64, 12, 128)
     with torch.no_grad():
         out, (hn, cn) = m(x)
