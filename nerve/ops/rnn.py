@@ -439,7 +439,7 @@ def _dw_hh(dGh, yd, h0, rev, lengths):
 #   training   G = Zₖ Wᵀ    32x257 @ 257x512 in column blocks of 64:   77 -> 59 µs
 #   backward   ∂h = ∂G Wₕₕ  64x512 @ 512x128 in row blocks of 8:       71 -> 57 µs
 # LSTM classifier (B=64, split in two threads): inference 26.1 -> 23.6 ms, training step
-# 86.2 -> 84.0 ms. Only when the operand read in place (the right-hand one) starts each
+# 87.3 -> 80.8 ms. Only when the operand read in place (the right-hand one) starts each
 # row on a cache line: 16 or 32 bytes off, the blocked GEMM took 73-75 µs
 # (``aligned_empty``). Measured over 4H 256-1024, K 129-513 and 8-256 batch rows: the
 # blocks pay for a batch of 8, 16 or 32 (0.47-0.77x) and lose or tie at 24 or 48, when a
@@ -452,7 +452,8 @@ SMALL_GEMM_BLOCK = 6e5  # M·N·K of one block
 
 def _small_gemm_pays(mnk: float, xp, operand) -> bool:
     """Is a product of M·N·K = ``mnk``, whose right-hand side ``operand`` the small kernels
-    would read in place, worth cutting into blocks on this BLAS?"""
+    would read in place, worth cutting into blocks on this BLAS? (``operand`` None: judge
+    the shape alone.)"""
     if xp is not np or mnk <= SMALL_GEMM_LIMIT or _parallel.blas_core() not in SMALL_GEMM_CORES:
         return False
     if operand is None:
@@ -620,6 +621,7 @@ def _lstm_w_fm(w_ih, w_hh, b_ih, b_hh):
 
 
 FILL_CHUNK = 8  # inference: steps whose inputs are transposed into their slots at once
+
 
 def _lstm_infer(Zt, W, c0, rev, x, lock=_NO_LOCK):
     """One direction over the transposed slots Zt (T+1, K, B) (see above); returns c_n
@@ -821,8 +823,8 @@ def _lstm_inference(xt, h0d, c0d, ws, batch_first, hn, cn):
     for d, wd in enumerate(ws):
         rev = d == 1
         Wd = _lstm_w_fm(*wd)
-        Zt = aligned_empty((T + 1, K, Bn), xt.dtype) if xp is np else xp.empty((T + 1, K, Bn),
-                                                                                 xt.dtype)
+        shape = (T + 1, K, Bn)  # on a cache line: the blocked GEMM reads the slots in place
+        Zt = aligned_empty(shape, xt.dtype) if xp is np else xp.empty(shape, xt.dtype)
 
         def run(lo, hi, lock, Zt=Zt, Wd=Wd, rev=rev, d=d):
             z = Zt[:, :, lo:hi]  # each thread fills its own columns
