@@ -528,8 +528,10 @@ class _LSTMWeights:
         # ∂x = ∂G Wᵢₕ (per chunk of steps) and ∂h_prev = ∂G Wₕₕ (per step) separately;
         # not needed for inference
         self.wbx = xp.ascontiguousarray(w[:, :I] * sc) if backward else None
-        wbh = w[:, I:I + H] * sc if backward else None
-        self.wbh = None if wbh is None else aligned_copy(wbh) if xp is np else wbh
+        self.wbh = None
+        if backward:  # on a cache line too (the backward's blocks read it in place)
+            wbh = aligned_empty((4 * H, H), dt) if xp is np else xp.empty((4 * H, H), dt)
+            self.wbh = xp.multiply(w[:, I:I + H], sc, out=wbh)
         self.H, self.I = H, I
 
 
@@ -562,7 +564,7 @@ def _lstm_fwd(Z, w, c0, bs, rev, train, out=None, lock=_NO_LOCK):
     G = 4 * H
     m, nc = (G, Bn) if bs is not None else _gemm_blocks(G, Bn, K, xp, w.wT)
     m = m if nc == Bn else G  # no batch groups here (rows of 64 in groups: 0.96x)
-    wTb = w.wT.reshape(K, -1, m).transpose(1, 0, 2)  # column blocks of Wᵀ
+    wTb = w.wT.reshape(K, -1, m).transpose(1, 0, 2) if m < G else None  # column blocks of Wᵀ
     for t in (range(T - 1, -1, -1) if rev else range(T)):
         b = Bn if bs is None else bs[t]
         p, q = _slots(t, rev)
